@@ -1,0 +1,124 @@
+/* kb/text.c: Unicode helpers (see text.h). utf8proc does the Unicode work; we only choose
+ * the option sets and handle ownership. */
+#include "kb/text.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include <utf8proc.h>
+
+bool kb_text_valid_utf8(const char *s, size_t n)
+{
+    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
+    size_t i = 0;
+    while (i < n) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &cp);
+        if (k <= 0 || cp == 0)
+            return false;
+        i += (size_t)k;
+    }
+    return true;
+}
+
+static char *text_map(const char *s, utf8proc_option_t opts)
+{
+    utf8proc_uint8_t *out = NULL;
+    utf8proc_ssize_t n =
+        utf8proc_map((const utf8proc_uint8_t *)s, 0, &out, opts | UTF8PROC_NULLTERM);
+    if (n < 0)
+        return NULL;
+    return (char *)out;
+}
+
+char *kb_text_nfc(const char *s)
+{
+    return text_map(s, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+}
+
+char *kb_text_casefold(const char *s)
+{
+    return text_map(s, UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD);
+}
+
+char *kb_text_fold(const char *s)
+{
+    return text_map(s, UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD |
+                           UTF8PROC_STRIPMARK);
+}
+
+char *kb_text_upper(const char *s)
+{
+    char *nfc = kb_text_nfc(s);
+    if (!nfc)
+        return NULL;
+    size_t n = strlen(nfc);
+    /* An upper-case code point takes at most 4 bytes; ß-like expansions are not applied by
+     * the simple mapping, so 4 bytes per input byte is a safe bound. */
+    char *out = malloc(n * 4 + 1);
+    if (!out) {
+        free(nfc);
+        return NULL;
+    }
+    size_t o = 0, i = 0;
+    while (i < n) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k =
+            utf8proc_iterate((const utf8proc_uint8_t *)nfc + i, (utf8proc_ssize_t)(n - i), &cp);
+        if (k <= 0)
+            break;
+        i += (size_t)k;
+        o += (size_t)utf8proc_encode_char(utf8proc_toupper(cp), (utf8proc_uint8_t *)out + o);
+    }
+    out[o] = 0;
+    free(nfc);
+    return out;
+}
+
+char *kb_text_sanitize(const char *s, size_t n)
+{
+    char *out = malloc(n * 3 + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0, i = 0;
+    while (i < n) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i,
+                                              (utf8proc_ssize_t)(n - i), &cp);
+        if (k <= 0 || cp == 0) {
+            memcpy(out + o, "\xEF\xBF\xBD", 3); /* U+FFFD */
+            o += 3;
+            i += 1;
+            continue;
+        }
+        memcpy(out + o, s + i, (size_t)k);
+        o += (size_t)k;
+        i += (size_t)k;
+    }
+    out[o] = 0;
+    return out;
+}
+
+char *kb_text_slugify(const char *s)
+{
+    char *f = kb_text_fold(s);
+    if (!f)
+        return NULL;
+    size_t o = 0;
+    int dash = 0;
+    for (size_t i = 0; f[i] && o < 80; i++) {
+        unsigned char c = (unsigned char)f[i];
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+            if (dash && o > 0)
+                f[o++] = '-';
+            dash = 0;
+            if (o < 80)
+                f[o++] = (char)c;
+        } else {
+            dash = 1;
+        }
+    }
+    f[o] = 0;
+    return f;
+}

@@ -1,0 +1,125 @@
+/* search/search.h: the C API over Xapian (the only C++ in kb lives behind it).
+ *
+ * One index is a Xapian database directory derived from the SQLite store; it can always be
+ * rebuilt from it. A writer (one per process) puts and deletes documents by article id
+ * (replace_document on a unique id term, so replaying a change is harmless) and commits.
+ * Readers are cheap; each HTTP worker thread owns one and calls search_index_reopen() when
+ * the index generation changed. No C++ exception ever crosses this API: every failure is an
+ * enum kb_err, with a message in the log.
+ *
+ * Text handling: terms are accent- and case-folded (kb_text_fold) and stemmed with the
+ * Snowball stemmer of the document's language (every language Xapian ships; unknown
+ * languages are indexed unstemmed). Boolean filter terms for lang, audience, status,
+ * category and tags; values for category (facets), popularity and updated time. */
+#ifndef SEARCH_SEARCH_H
+#define SEARCH_SEARCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kb/err.h"
+
+struct search_index; /* opaque */
+
+/* A document to index. Every pointer is borrowed for the duration of the call only. */
+struct search_doc {
+    int64_t id;                  /* article id in the store: the document's identity */
+    const char *slug;
+    const char *title;
+    const char *lang;            /* ISO 639-1 code ("fr", "en", "de", ...) */
+    const char *category;        /* may be NULL or "" */
+    const char *audience;        /* "public" | "internal" */
+    const char *status;          /* "draft" | "review" | "published" | "archived" */
+    const char *const *tags;     /* ntags strings */
+    size_t ntags;
+    const char *const *questions; /* alternative questions from the front matter */
+    size_t nquestions;
+    const char *body;            /* plain text of the Markdown body */
+    double popularity;           /* e.g. view count; used as a tie-breaker only */
+    int64_t updated_at;          /* unix seconds */
+};
+
+/* Open (creating when writable) the index in directory dir.
+ * On success *out is owned by the caller: free with search_index_free(). */
+enum kb_err search_index_open(const char *dir, bool writable, struct search_index **out) KB_MUST_CHECK;
+/* No-op on NULL. A writer's uncommitted changes are discarded (commit first). */
+void search_index_free(struct search_index *idx);
+/* Writer only. */
+enum kb_err search_index_put(struct search_index *idx, const struct search_doc *doc) KB_MUST_CHECK;
+enum kb_err search_index_delete(struct search_index *idx, int64_t id) KB_MUST_CHECK;
+enum kb_err search_index_commit(struct search_index *idx) KB_MUST_CHECK;
+/* Writer only: remove every document (for a rebuild); commit afterwards. */
+enum kb_err search_index_clear(struct search_index *idx) KB_MUST_CHECK;
+/* Reader: see the latest committed state. Cheap when nothing changed. */
+enum kb_err search_index_reopen(struct search_index *idx) KB_MUST_CHECK;
+/* Number of documents in the index. */
+size_t search_index_count(struct search_index *idx);
+
+/* Synonyms for one language, from a text file: one group per line, comma-separated, every
+ * entry of a group equivalent to the first ("sav, après-vente, service après-vente").
+ * Blank lines and lines starting with '#' are ignored. Writer only; stored in the index
+ * (takes effect at the next commit). Returns KB_EIO / KB_EPARSE with the line in the log. */
+enum kb_err search_synonyms_load(struct search_index *idx, const char *lang, const char *path) KB_MUST_CHECK;
+
+/* Who is asking. Public callers only ever see audience=public, status=published. */
+enum search_scope {
+    SEARCH_SCOPE_PUBLIC = 0,   /* customers, anonymous API */
+    SEARCH_SCOPE_INTERNAL = 1, /* agents: public + internal, published only */
+};
+
+struct search_query {
+    const char *text;      /* raw user text: any bytes; never an error because of content */
+    const char *lang;      /* NULL or "" = all languages (each text term stemmed per language) */
+    const char *category;  /* NULL or "" = all */
+    enum search_scope scope;
+    size_t offset;
+    size_t limit;          /* clamped to 1..100; 0 means 10 */
+};
+
+struct search_hit {
+    int64_t id;
+    char *slug;
+    char *title;
+    char *category;
+    char *lang;
+    char *snippet;   /* HTML-escaped excerpt with matches wrapped in <mark>...</mark> */
+    double score;    /* relevance, higher is better (Xapian weight) */
+};
+
+struct search_facet {
+    char *value;     /* category name */
+    size_t count;    /* matching documents in that category (estimate for large sets) */
+};
+
+struct search_result {
+    struct search_hit *hits;
+    size_t nhits;
+    size_t total;            /* estimated number of matches */
+    struct search_facet *facets;
+    size_t nfacets;
+    char *did_you_mean;      /* corrected query, or NULL when the query looks right */
+    double took_ms;
+};
+
+/* Run a query. On success *out is owned by the caller: free with search_result_free().
+ * Any text gives results or an empty list (parse errors fall back to plain terms). */
+enum kb_err search_run(struct search_index *idx, const struct search_query *q,
+                       struct search_result **out) KB_MUST_CHECK;
+void search_result_free(struct search_result *r);
+
+/* Title suggestions for search-as-you-type: the prefix's last word completed against the
+ * index vocabulary. Returns up to `limit` hits (slug, title, ...; snippet NULL) in *out. */
+enum kb_err search_suggest(struct search_index *idx, const char *prefix, const char *lang,
+                           enum search_scope scope, size_t limit,
+                           struct search_result **out) KB_MUST_CHECK;
+
+/* Articles like article `id` (more-like-this over its top terms), same language and scope,
+ * excluding itself. */
+enum kb_err search_related(struct search_index *idx, int64_t id, enum search_scope scope,
+                           size_t limit, struct search_result **out) KB_MUST_CHECK;
+
+/* True when Xapian has a Snowball stemmer for that language code or name. */
+bool search_lang_supported(const char *lang);
+
+#endif
