@@ -1,6 +1,7 @@
 /* kb/buf.c: bounded growable buffer (see buf.h). */
 #include "kb/buf.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -29,4 +29,12 @@ const char *kb_strerror(enum kb_err err);
 
 #define KB_MUST_CHECK __attribute__((warn_unused_result))
 
+/* Deliberately ignore a KB_MUST_CHECK result (GCC does not accept a (void) cast for that):
+ * for best-effort work whose failure the caller has no better answer to, say why nearby. */
+#define KB_IGNORE(expr)                                                                       \
+    do {                                                                                      \
+        if (expr) {                                                                           \
+        }                                                                                     \
+    } while (0)
+
 #endif

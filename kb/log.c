@@ -56,12 +56,12 @@ void kb_log(enum kb_log_level level, const char *fmt, ...)
         char *line = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
         json_decref(o);
         if (line) {
-            (void)kb_buf_puts(&b, line);
-            (void)kb_buf_putc(&b, '\n');
+            KB_IGNORE(kb_buf_puts(&b, line));
+            KB_IGNORE(kb_buf_putc(&b, '\n'));
             free(line);
         }
     } else {
-        (void)kb_buf_printf(&b, "%-5s %s\n", level_name[level], msg);
+        KB_IGNORE(kb_buf_printf(&b, "%-5s %s\n", level_name[level], msg));
     }
     if (b.data) {
         ssize_t w = write(STDERR_FILENO, b.data, b.len);

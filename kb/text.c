@@ -8,7 +8,7 @@
 
 #include <utf8proc.h>
 
-bool kb_text_valid_utf8(const char *s, size_t n)
+size_t kb_text_utf8_prefix(const char *s, size_t n)
 {
     const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
     size_t i = 0;
@@ -16,10 +16,15 @@ bool kb_text_valid_utf8(const char *s, size_t n)
         utf8proc_int32_t cp;
         utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &cp);
         if (k <= 0 || cp == 0)
-            return false;
+            break;
         i += (size_t)k;
     }
-    return true;
+    return i;
+}
+
+bool kb_text_valid_utf8(const char *s, size_t n)
+{
+    return kb_text_utf8_prefix(s, n) == n;
 }
 
 static char *text_map(const char *s, utf8proc_option_t opts)

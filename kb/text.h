@@ -10,6 +10,8 @@
 
 /* True when the n bytes at s are valid UTF-8 (no NUL inside). */
 bool kb_text_valid_utf8(const char *s, size_t n);
+/* Length of the longest valid UTF-8 prefix of the n bytes at s (stops at a NUL). */
+size_t kb_text_utf8_prefix(const char *s, size_t n);
 /* NFC normalisation (editors paste decomposed accents from some tools). */
 char *kb_text_nfc(const char *s);
 /* Unicode case folding, accents kept ("Où" -> "où"). NFC result. */
