@@ -1,0 +1,351 @@
+/* search/index.cc: opening the Xapian index and writing documents (layout in index.hh).
+ *
+ * Every extern "C" function catches every exception: nothing C++ crosses into C. The writer
+ * never commits on its own (XAPIAN_FLUSH_THRESHOLD-style autoflush aside): the indexer decides
+ * when a batch is durable, after which it deletes the SQLite queue rows. */
+#include "search/index.hh"
+
+#include <cstring>
+#include <exception>
+#include <new>
+#include <set>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include "kb/log.h"
+#include "kb/text.h"
+#include "search/internal.h"
+}
+
+#include "search/lang.hh"
+
+/* wdf multipliers per field: how much one occurrence counts in the all-text field. */
+static const unsigned WDF_TITLE = 3, WDF_QUESTIONS = 2, WDF_TAGS = 2, WDF_BODY = 1;
+static const size_t DATA_TEXT_MAX = 64 * 1024; /* text kept for snippets */
+
+enum kb_err search_fail(const char *what)
+{
+    try {
+        throw;
+    } catch (const Xapian::DatabaseLockError &e) {
+        kb_log(KB_LOG_ERROR, "search: %s: index locked by another writer: %s", what,
+               e.get_msg().c_str());
+        return KB_EBUSY;
+    } catch (const Xapian::Error &e) {
+        kb_log(KB_LOG_ERROR, "search: %s: %s: %s", what, e.get_type(), e.get_msg().c_str());
+        return KB_EINDEX;
+    } catch (const std::bad_alloc &) {
+        return KB_ENOMEM;
+    } catch (const std::exception &e) {
+        kb_log(KB_LOG_ERROR, "search: %s: %s", what, e.what());
+        return KB_EINTERNAL;
+    } catch (...) {
+        kb_log(KB_LOG_ERROR, "search: %s: unknown exception", what);
+        return KB_EINTERNAL;
+    }
+}
+
+std::string search_fold(const std::string &s)
+{
+    char *f = kb_text_fold(s.c_str());
+    if (!f)
+        return std::string();
+    std::string out(f);
+    free(f);
+    return out;
+}
+
+search_docdata search_docdata_parse(const std::string &data)
+{
+    search_docdata d;
+    std::string *fields[] = {&d.slug, &d.title, &d.category, &d.lang, &d.text};
+    size_t pos = 0;
+    for (size_t i = 0; i < 5 && pos <= data.size(); i++) {
+        size_t end = i == 4 ? data.size() : data.find('\0', pos);
+        if (end == std::string::npos)
+            end = data.size();
+        fields[i]->assign(data, pos, end - pos);
+        pos = end + 1;
+    }
+    return d;
+}
+
+static void load_langs(search_index *idx)
+{
+    idx->langs.clear();
+    std::string v = idx->db.get_metadata("langs");
+    size_t pos = 0;
+    while (pos < v.size()) {
+        size_t end = v.find(',', pos);
+        if (end == std::string::npos)
+            end = v.size();
+        if (end > pos)
+            idx->langs.insert(v.substr(pos, end - pos));
+        pos = end + 1;
+    }
+}
+
+extern "C" enum kb_err search_index_open(const char *dir, bool writable,
+                                         struct search_index **out)
+{
+    *out = nullptr;
+    search_index *idx = nullptr;
+    try {
+        idx = new search_index();
+        idx->dir = dir;
+        idx->writable = writable;
+        if (writable) {
+            idx->wdb = Xapian::WritableDatabase(dir, Xapian::DB_CREATE_OR_OPEN);
+            idx->db = idx->wdb;
+        } else {
+            idx->db = Xapian::Database(dir);
+        }
+        load_langs(idx);
+        *out = idx;
+        return KB_OK;
+    } catch (...) {
+        delete idx;
+        return search_fail("open");
+    }
+}
+
+extern "C" void search_index_free(struct search_index *idx)
+{
+    if (!idx)
+        return;
+    try {
+        if (idx->writable)
+            idx->wdb.close();
+    } catch (...) {
+        (void)search_fail("close");
+    }
+    delete idx;
+}
+
+extern "C" size_t search_index_count(struct search_index *idx)
+{
+    try {
+        return idx->db.get_doccount();
+    } catch (...) {
+        (void)search_fail("count");
+        return 0;
+    }
+}
+
+extern "C" enum kb_err search_index_reopen(struct search_index *idx)
+{
+    try {
+        if (idx->db.reopen())
+            load_langs(idx);
+        return KB_OK;
+    } catch (...) {
+        return search_fail("reopen");
+    }
+}
+
+/* Index the words of folded text: unstemmed (when all_words), and stems under prefix. */
+static void index_words(Xapian::Document &doc, const std::string &folded, const Xapian::Stem &stem,
+                        const char *prefix, unsigned wdf, bool all_words,
+                        std::set<std::string> *spelling)
+{
+    std::vector<search_span> spans(256);
+    size_t n = search_words(folded.data(), folded.size(), spans.data(), spans.size());
+    if (n > spans.size()) {
+        spans.resize(n);
+        n = search_words(folded.data(), folded.size(), spans.data(), spans.size());
+    }
+    std::string term;
+    for (size_t i = 0; i < n; i++) {
+        if (spans[i].len > SEARCH_MAX_WORD)
+            continue;
+        std::string w(folded, spans[i].off, spans[i].len);
+        if (all_words) {
+            doc.add_term(w, wdf);
+            if (spelling && w.size() >= 3 && !(w[0] >= '0' && w[0] <= '9'))
+                spelling->insert(w);
+        }
+        term = "Z";
+        term += prefix;
+        term += stem(w);
+        doc.add_term(term, wdf);
+    }
+}
+
+extern "C" enum kb_err search_index_put(struct search_index *idx, const struct search_doc *d)
+{
+    if (!idx->writable)
+        return KB_EINVAL;
+    try {
+        std::string lang = d->lang && *d->lang ? d->lang : "none";
+        Xapian::Stem stem = search_stemmer(lang);
+        Xapian::Document doc;
+        std::set<std::string> spelling;
+        std::string title = search_fold(d->title ? d->title : "");
+        index_words(doc, title, stem, "S", 1, false, nullptr);
+        index_words(doc, title, stem, "", WDF_TITLE, true, &spelling);
+        for (size_t i = 0; i < d->nquestions; i++) {
+            std::string q = search_fold(d->questions[i]);
+            index_words(doc, q, stem, "XQ", 1, false, nullptr);
+            index_words(doc, q, stem, "", WDF_QUESTIONS, true, &spelling);
+        }
+        for (size_t i = 0; i < d->ntags; i++) {
+            std::string t = search_fold(d->tags[i]);
+            index_words(doc, t, stem, "K", 1, false, nullptr);
+            index_words(doc, t, stem, "", WDF_TAGS, true, &spelling);
+            doc.add_boolean_term("XK" + t);
+        }
+        std::string body = d->body ? d->body : "";
+        if (body.size() > 4 * DATA_TEXT_MAX)
+            body.resize(4 * DATA_TEXT_MAX);
+        index_words(doc, search_fold(body), stem, "", WDF_BODY, true, &spelling);
+
+        std::string category = d->category ? d->category : "";
+        doc.add_boolean_term("XL" + lang);
+        doc.add_boolean_term(std::string("XA") + (d->audience ? d->audience : "public"));
+        doc.add_boolean_term(std::string("XS") + (d->status ? d->status : "published"));
+        if (!category.empty())
+            doc.add_boolean_term("XC" + search_fold(category));
+        std::string idterm = "Q" + std::to_string(d->id);
+        doc.add_boolean_term(idterm);
+        doc.add_value(SEARCH_VALUE_CATEGORY, category);
+        doc.add_value(SEARCH_VALUE_POPULARITY, Xapian::sortable_serialise(d->popularity));
+        doc.add_value(SEARCH_VALUE_UPDATED, Xapian::sortable_serialise((double)d->updated_at));
+
+        std::string data;
+        data.reserve(body.size() + 256);
+        data += d->slug ? d->slug : "";
+        data += '\0';
+        data += d->title ? d->title : "";
+        data += '\0';
+        data += category;
+        data += '\0';
+        data += lang;
+        data += '\0';
+        size_t keep = kb_text_utf8_prefix(body.data(), std::min(body.size(), DATA_TEXT_MAX));
+        data.append(body, 0, keep);
+        doc.set_data(data);
+
+        idx->wdb.replace_document(idterm, doc);
+        for (const auto &w : spelling)
+            idx->wdb.add_spelling(w);
+        if (idx->langs.insert(lang).second) {
+            std::string v;
+            for (const auto &l : idx->langs)
+                v += (v.empty() ? "" : ",") + l;
+            idx->wdb.set_metadata("langs", v);
+        }
+        return KB_OK;
+    } catch (...) {
+        return search_fail("put");
+    }
+}
+
+extern "C" enum kb_err search_index_delete(struct search_index *idx, int64_t id)
+{
+    if (!idx->writable)
+        return KB_EINVAL;
+    try {
+        idx->wdb.delete_document("Q" + std::to_string(id));
+        return KB_OK;
+    } catch (...) {
+        return search_fail("delete");
+    }
+}
+
+extern "C" enum kb_err search_index_commit(struct search_index *idx)
+{
+    if (!idx->writable)
+        return KB_EINVAL;
+    try {
+        idx->wdb.commit();
+        return KB_OK;
+    } catch (...) {
+        return search_fail("commit");
+    }
+}
+
+extern "C" enum kb_err search_index_clear(struct search_index *idx)
+{
+    if (!idx->writable)
+        return KB_EINVAL;
+    try {
+        /* Overwrite: documents, spelling data, synonyms and metadata go together. */
+        idx->wdb.close();
+        idx->wdb = Xapian::WritableDatabase(idx->dir, Xapian::DB_CREATE_OR_OVERWRITE);
+        idx->db = idx->wdb;
+        idx->langs.clear();
+        return KB_OK;
+    } catch (...) {
+        return search_fail("clear");
+    }
+}
+
+/* The synonym key of a phrase: folded words joined by single spaces. */
+static std::string synonym_words(const std::string &phrase)
+{
+    std::string f = search_fold(phrase);
+    search_span spans[16];
+    size_t n = search_words(f.data(), f.size(), spans, 16);
+    std::string out;
+    for (size_t i = 0; i < n && i < 16; i++) {
+        if (!out.empty())
+            out += ' ';
+        out.append(f, spans[i].off, spans[i].len);
+    }
+    return out;
+}
+
+extern "C" enum kb_err search_synonyms_load(struct search_index *idx, const char *lang,
+                                            const char *path)
+{
+    if (!idx->writable)
+        return KB_EINVAL;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        kb_log(KB_LOG_ERROR, "search: cannot read synonyms %s", path);
+        return KB_EIO;
+    }
+    try {
+        std::string prefix = std::string(lang) + ":";
+        /* Forget this language's previous synonyms: the file is the whole truth. */
+        std::vector<std::string> old;
+        for (auto k = idx->wdb.synonym_keys_begin(prefix); k != idx->wdb.synonym_keys_end(prefix);
+             ++k)
+            old.push_back(*k);
+        for (const auto &k : old)
+            idx->wdb.clear_synonyms(k);
+        char line[4096];
+        int lineno = 0;
+        while (fgets(line, sizeof line, f)) {
+            lineno++;
+            std::string l(line);
+            size_t hash = l.find('#');
+            if (hash != std::string::npos)
+                l.resize(hash);
+            std::vector<std::string> group;
+            size_t pos = 0;
+            while (pos <= l.size()) {
+                size_t end = l.find(',', pos);
+                if (end == std::string::npos)
+                    end = l.size();
+                std::string w = synonym_words(l.substr(pos, end - pos));
+                if (!w.empty())
+                    group.push_back(w);
+                pos = end + 1;
+            }
+            if (group.size() == 1)
+                kb_log(KB_LOG_WARN, "%s:%d: a synonym group needs at least two entries", path,
+                       lineno);
+            for (const auto &a : group)
+                for (const auto &b : group)
+                    if (a != b)
+                        idx->wdb.add_synonym(prefix + a, b);
+        }
+        fclose(f);
+        return KB_OK;
+    } catch (...) {
+        fclose(f);
+        return search_fail("synonyms");
+    }
+}

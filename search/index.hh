@@ -1,0 +1,58 @@
+/* search/index.hh: the layout of a kb search index, shared by the C++ files of search/.
+ *
+ * Terms (all words are folded: lower case, no accents; see kb_text_fold):
+ *   <word>            every word of title, questions, tags and body, unstemmed (spelling
+ *                     correction and search-as-you-type complete against these)
+ *   Z<stem>           stems of all the text (the body field of the query)
+ *   ZS<stem>          stems of the title
+ *   ZXQ<stem>         stems of the alternative questions
+ *   ZK<stem>          stems of the tags
+ *   Q<id>             the article id (unique: replace_document / delete_document)
+ *   XL<lang> XA<audience> XS<status> XC<category> XK<tag>   boolean filters
+ * Values: 0 category (display form, for facets), 1 popularity, 2 updated time (both
+ * sortable_serialise). Document data: slug NUL title NUL category NUL lang NUL text.
+ * Metadata "langs": the languages present, comma-separated. Synonym keys: "<lang>:<words>"
+ * with words folded and joined by one space. */
+#ifndef SEARCH_INDEX_HH
+#define SEARCH_INDEX_HH
+
+#include <set>
+#include <string>
+
+#include <xapian.h>
+
+extern "C" {
+#include "search/search.h"
+}
+
+enum { SEARCH_VALUE_CATEGORY = 0, SEARCH_VALUE_POPULARITY = 1, SEARCH_VALUE_UPDATED = 2 };
+
+#define SEARCH_MAX_WORD 64 /* longer "words" (hashes, URLs) are not indexed */
+
+struct search_index {
+    Xapian::Database db;            /* the reader, or the writer seen as a Database */
+    Xapian::WritableDatabase wdb;   /* valid when writable */
+    bool writable = false;
+    std::string dir;
+    std::set<std::string> langs;    /* languages present in the index */
+};
+
+/* The fields of a document's data. */
+struct search_docdata {
+    std::string slug, title, category, lang, text;
+};
+
+search_docdata search_docdata_parse(const std::string &data);
+
+/* Folded copy of s (NUL-free UTF-8 in, never throws; "" when s is not valid UTF-8). */
+std::string search_fold(const std::string &s);
+
+/* The HTML snippet of text: the window with the most words whose stem (in lang) is in
+ * stems, escaped, matches in <mark>. */
+std::string search_snippet(const std::string &text, const std::string &lang,
+                           const std::set<std::string> &stems);
+
+/* Log and map a Xapian or other C++ exception (call inside catch). */
+enum kb_err search_fail(const char *what);
+
+#endif

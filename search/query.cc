@@ -1,0 +1,483 @@
+/* search/query.cc: turning user text into a Xapian query, and running it.
+ *
+ * User text never reaches Xapian's QueryParser: we fold it, split it into words, drop stop
+ * words, group words that have synonyms (content/synonyms/<lang>.txt) and build the query
+ * ourselves, so quotes, parentheses, NEAR, '*' or '-' are just characters and no input can
+ * make a query error. Each query word becomes OP_SYNONYM(word, its synonyms), searched in
+ * four fields whose weights are the constants below (tuned on tests/bench/relevance):
+ *
+ *   OR over words of  OR( body, SCALE(W_TITLE, title), SCALE(W_QUESTIONS, questions),
+ *                         SCALE(W_TAGS, tags) )
+ *
+ * When the query names no language, it is built once per language present in the index,
+ * each part stemmed in its language and filtered to it. The scope filter (audience, status)
+ * is always applied here, never left to callers. */
+#include "search/index.hh"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include "kb/log.h"
+#include "kb/text.h"
+#include "search/internal.h"
+}
+
+#include "search/lang.hh"
+
+/* Field weights, relative to the all-text field (tuned on the relevance benchmark). */
+static double W_TITLE = 1.2, W_QUESTIONS = 0.8, W_TAGS = 0.4;
+static const size_t QUERY_MAX_BYTES = 1000;
+static const size_t QUERY_MAX_WORDS = 32;
+static const Xapian::doccount FACET_CHECK = 500; /* documents looked at for facet counts */
+
+/* Tuning hook for the relevance benchmark: KB_SEARCH_WEIGHTS="title,questions,tags". */
+static void load_weights(void)
+{
+    static bool done = false;
+    if (done)
+        return;
+    done = true;
+    const char *w = getenv("KB_SEARCH_WEIGHTS");
+    if (w) {
+        char *end = nullptr;
+        double t = strtod(w, &end);
+        if (end && *end == ',') {
+            double q = strtod(end + 1, &end);
+            if (end && *end == ',') {
+                double k = strtod(end + 1, &end);
+                W_TITLE = t;
+                W_QUESTIONS = q;
+                W_TAGS = k;
+            }
+        }
+    }
+}
+
+namespace {
+
+/* One query word with its alternatives (synonyms); each alternative is one or more words. */
+struct qword {
+    std::string text;                              /* as typed (folded) */
+    std::vector<std::vector<std::string>> alts;    /* alts[0] is the word itself */
+};
+
+std::vector<std::string> split_words(const std::string &folded, size_t max)
+{
+    std::vector<search_span> spans(max);
+    size_t n = search_words(folded.data(), folded.size(), spans.data(), spans.size());
+    std::vector<std::string> out;
+    for (size_t i = 0; i < n && i < max; i++)
+        if (spans[i].len <= SEARCH_MAX_WORD)
+            out.emplace_back(folded, spans[i].off, spans[i].len);
+    return out;
+}
+
+/* Clean user text: valid UTF-8 (invalid bytes replaced), at most QUERY_MAX_BYTES, folded. */
+std::string clean_query(const char *text)
+{
+    if (!text)
+        return std::string();
+    size_t n = strnlen(text, QUERY_MAX_BYTES * 4);
+    char *s = kb_text_sanitize(text, n);
+    if (!s)
+        return std::string();
+    std::string t(s);
+    free(s);
+    if (t.size() > QUERY_MAX_BYTES)
+        t.resize(kb_text_utf8_prefix(t.data(), QUERY_MAX_BYTES));
+    return search_fold(t);
+}
+
+/* Words of the query, stop words removed (unless nothing else is left), grouped with their
+ * synonyms for language lang (multi-word keys first, longest match). */
+std::vector<qword> analyse(const Xapian::Database &db, const std::vector<std::string> &words,
+                           const std::string &lang)
+{
+    std::vector<std::string> kept;
+    for (const auto &w : words)
+        if (!search_is_stopword(lang.c_str(), w.data(), w.size()))
+            kept.push_back(w);
+    if (kept.empty())
+        kept = words;
+    std::vector<qword> out;
+    std::string prefix = lang + ":";
+    for (size_t i = 0; i < kept.size();) {
+        size_t used = 1;
+        qword q;
+        for (size_t n = std::min<size_t>(3, kept.size() - i); n >= 1; n--) {
+            std::string key = kept[i];
+            for (size_t k = 1; k < n; k++)
+                key += " " + kept[i + k];
+            auto it = db.synonyms_begin(prefix + key);
+            if (it == db.synonyms_end(prefix + key) && n > 1)
+                continue;
+            q.text = key;
+            q.alts.push_back(split_words(key, 8));
+            for (; it != db.synonyms_end(prefix + key); ++it)
+                q.alts.push_back(split_words(*it, 8));
+            used = n;
+            break;
+        }
+        out.push_back(std::move(q));
+        i += used;
+    }
+    return out;
+}
+
+Xapian::Query field_query(const qword &w, const Xapian::Stem &stem, const std::string &field)
+{
+    std::vector<Xapian::Query> alts;
+    for (const auto &alt : w.alts) {
+        std::vector<Xapian::Query> parts;
+        for (const auto &word : alt)
+            parts.emplace_back("Z" + field + stem(word));
+        if (parts.size() == 1)
+            alts.push_back(parts[0]);
+        else if (!parts.empty())
+            alts.emplace_back(Xapian::Query::OP_AND, parts.begin(), parts.end());
+    }
+    if (alts.size() == 1)
+        return alts[0];
+    return Xapian::Query(Xapian::Query::OP_SYNONYM, alts.begin(), alts.end());
+}
+
+Xapian::Query lang_query(const std::vector<qword> &words, const Xapian::Stem &stem)
+{
+    std::vector<Xapian::Query> per_word;
+    for (const auto &w : words) {
+        Xapian::Query fields[] = {
+            field_query(w, stem, ""),
+            Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT, field_query(w, stem, "S"), W_TITLE),
+            Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT, field_query(w, stem, "XQ"),
+                          W_QUESTIONS),
+            Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT, field_query(w, stem, "K"), W_TAGS),
+        };
+        per_word.emplace_back(Xapian::Query::OP_OR, fields, fields + 4);
+    }
+    return Xapian::Query(Xapian::Query::OP_OR, per_word.begin(), per_word.end());
+}
+
+Xapian::Query scope_filter(enum search_scope scope)
+{
+    Xapian::Query published("XSpublished");
+    Xapian::Query audience("XApublic");
+    if (scope == SEARCH_SCOPE_INTERNAL)
+        audience = Xapian::Query(Xapian::Query::OP_OR, audience, Xapian::Query("XAinternal"));
+    return Xapian::Query(Xapian::Query::OP_AND, published, audience);
+}
+
+std::vector<std::string> query_langs(const search_index *idx, const char *lang)
+{
+    if (lang && *lang)
+        return {std::string(lang)};
+    std::vector<std::string> v(idx->langs.begin(), idx->langs.end());
+    return v;
+}
+
+/* The whole query for words in the given languages, filtered by scope and category. The
+ * stems each language contributes go to stems[lang] (for snippets). */
+Xapian::Query build(const search_index *idx, const std::vector<std::string> &words,
+                    const std::vector<std::string> &langs, const char *category,
+                    enum search_scope scope, std::map<std::string, std::set<std::string>> *stems)
+{
+    std::vector<Xapian::Query> parts;
+    for (const auto &l : langs) {
+        Xapian::Stem stem = search_stemmer(l);
+        std::vector<qword> qw = analyse(idx->db, words, l);
+        if (stems) {
+            auto &set = (*stems)[l];
+            for (const auto &w : qw)
+                for (const auto &alt : w.alts)
+                    for (const auto &word : alt)
+                        set.insert(stem(word));
+        }
+        /* Stems of one language only mean something in documents of that language. */
+        parts.emplace_back(Xapian::Query::OP_FILTER, lang_query(qw, stem),
+                           Xapian::Query("XL" + l));
+    }
+    Xapian::Query q(Xapian::Query::OP_OR, parts.begin(), parts.end());
+    Xapian::Query filter = scope_filter(scope);
+    if (category && *category)
+        filter = Xapian::Query(Xapian::Query::OP_AND, filter,
+                               Xapian::Query("XC" + search_fold(category)));
+    return Xapian::Query(Xapian::Query::OP_FILTER, q, filter);
+}
+
+char *dup(const std::string &s)
+{
+    char *p = static_cast<char *>(malloc(s.size() + 1));
+    if (!p)
+        throw std::bad_alloc();
+    memcpy(p, s.data(), s.size());
+    p[s.size()] = 0;
+    return p;
+}
+
+/* Fill r->hits from mset (snippets when stems is given). */
+void fill_hits(search_result *r, const Xapian::MSet &mset,
+               const std::map<std::string, std::set<std::string>> *stems)
+{
+    r->hits = static_cast<search_hit *>(calloc(mset.size() ? mset.size() : 1, sizeof(search_hit)));
+    if (!r->hits)
+        throw std::bad_alloc();
+    static const std::set<std::string> none;
+    for (auto it = mset.begin(); it != mset.end(); ++it) {
+        search_docdata d = search_docdata_parse(it.get_document().get_data());
+        search_hit *h = &r->hits[r->nhits++];
+        Xapian::Document doc = it.get_document();
+        Xapian::TermIterator t = doc.termlist_begin();
+        t.skip_to("Q");
+        if (t != doc.termlist_end() && (*t)[0] == 'Q')
+            h->id = strtoll((*t).c_str() + 1, nullptr, 10);
+        h->slug = dup(d.slug);
+        h->title = dup(d.title);
+        h->category = dup(d.category);
+        h->lang = dup(d.lang);
+        h->score = it.get_weight();
+        if (stems) {
+            auto s = stems->find(d.lang);
+            h->snippet = dup(search_snippet(d.text, d.lang, s != stems->end() ? s->second : none));
+        }
+    }
+}
+
+void fill_facets(search_result *r, Xapian::ValueCountMatchSpy &spy)
+{
+    size_t n = 0;
+    for (auto i = spy.top_values_begin(30); i != spy.top_values_end(30); ++i)
+        n++;
+    r->facets = static_cast<search_facet *>(calloc(n ? n : 1, sizeof(search_facet)));
+    if (!r->facets)
+        throw std::bad_alloc();
+    for (auto i = spy.top_values_begin(30); i != spy.top_values_end(30); ++i) {
+        if ((*i).empty())
+            continue;
+        search_facet *f = &r->facets[r->nfacets++];
+        f->value = dup(*i);
+        f->count = i.get_termfreq();
+    }
+}
+
+/* Spelling: words unknown to the index replaced by the closest known word. Empty when no
+ * word needed a change. */
+std::string correct(const Xapian::Database &db, const std::vector<std::string> &words)
+{
+    bool changed = false;
+    std::string out;
+    for (const auto &w : words) {
+        std::string use = w;
+        if (w.size() >= 4 && db.get_termfreq(w) == 0) {
+            std::string s = db.get_spelling_suggestion(w, 2);
+            if (!s.empty() && s != w) {
+                use = s;
+                changed = true;
+            }
+        }
+        if (!out.empty())
+            out += ' ';
+        out += use;
+    }
+    return changed ? out : std::string();
+}
+
+double ms_since(std::chrono::steady_clock::time_point t0)
+{
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+        .count();
+}
+
+} // namespace
+
+extern "C" void search_result_free(struct search_result *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->nhits; i++) {
+        free(r->hits[i].slug);
+        free(r->hits[i].title);
+        free(r->hits[i].category);
+        free(r->hits[i].lang);
+        free(r->hits[i].snippet);
+    }
+    free(r->hits);
+    for (size_t i = 0; i < r->nfacets; i++)
+        free(r->facets[i].value);
+    free(r->facets);
+    free(r->did_you_mean);
+    free(r);
+}
+
+static search_result *new_result(void)
+{
+    search_result *r = static_cast<search_result *>(calloc(1, sizeof *r));
+    if (!r)
+        throw std::bad_alloc();
+    return r;
+}
+
+extern "C" enum kb_err search_run(struct search_index *idx, const struct search_query *q,
+                                  struct search_result **out)
+{
+    auto t0 = std::chrono::steady_clock::now();
+    *out = nullptr;
+    search_result *r = nullptr;
+    load_weights();
+    try {
+        r = new_result();
+        size_t limit = q->limit == 0 ? 10 : std::min<size_t>(q->limit, 100);
+        size_t offset = std::min<size_t>(q->offset, 10000);
+        std::string folded = clean_query(q->text);
+        std::vector<std::string> words = split_words(folded, QUERY_MAX_WORDS);
+        if (words.empty()) {
+            r->took_ms = ms_since(t0);
+            *out = r;
+            return KB_OK;
+        }
+        std::vector<std::string> langs = query_langs(idx, q->lang);
+        std::map<std::string, std::set<std::string>> stems;
+        Xapian::Enquire enq(idx->db);
+        Xapian::ValueCountMatchSpy spy(SEARCH_VALUE_CATEGORY);
+        enq.add_matchspy(&spy);
+        enq.set_query(build(idx, words, langs, q->category, q->scope, &stems));
+        Xapian::MSet mset = enq.get_mset(offset, limit, FACET_CHECK);
+
+        std::string fixed = correct(idx->db, words);
+        Xapian::ValueCountMatchSpy spy2(SEARCH_VALUE_CATEGORY);
+        Xapian::ValueCountMatchSpy *facets = &spy;
+        if (!fixed.empty()) {
+            r->did_you_mean = dup(fixed);
+            if (mset.empty()) {
+                /* Nothing for what was typed: show what the correction finds. */
+                std::vector<std::string> fw = split_words(fixed, QUERY_MAX_WORDS);
+                stems.clear();
+                enq.clear_matchspies();
+                enq.add_matchspy(&spy2);
+                facets = &spy2;
+                enq.set_query(build(idx, fw, langs, q->category, q->scope, &stems));
+                mset = enq.get_mset(offset, limit, FACET_CHECK);
+            }
+        }
+        r->total = mset.get_matches_estimated();
+        fill_hits(r, mset, &stems);
+        fill_facets(r, *facets);
+        r->took_ms = ms_since(t0);
+        *out = r;
+        return KB_OK;
+    } catch (...) {
+        search_result_free(r);
+        return search_fail("query");
+    }
+}
+
+extern "C" enum kb_err search_suggest(struct search_index *idx, const char *prefix,
+                                      const char *lang, enum search_scope scope, size_t limit,
+                                      struct search_result **out)
+{
+    *out = nullptr;
+    search_result *r = nullptr;
+    try {
+        r = new_result();
+        std::string folded = clean_query(prefix);
+        std::vector<std::string> words = split_words(folded, 8);
+        /* The last word is being typed: complete it unless the text ends with a space. */
+        bool partial = !folded.empty() && !words.empty() &&
+                       folded.back() != ' ' && words.back().size() >= 2;
+        if (words.empty() || (!partial && words.size() == 0)) {
+            *out = r;
+            return KB_OK;
+        }
+        std::vector<std::string> langs = query_langs(idx, lang);
+        std::vector<Xapian::Query> parts;
+        for (const auto &l : langs) {
+            Xapian::Stem stem = search_stemmer(l);
+            std::vector<Xapian::Query> must;
+            for (size_t i = 0; i + (partial ? 1 : 0) < words.size(); i++) {
+                if (search_is_stopword(l.c_str(), words[i].data(), words[i].size()))
+                    continue;
+                must.emplace_back(Xapian::Query::OP_OR, Xapian::Query("Z" + stem(words[i])),
+                                  Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT,
+                                                Xapian::Query("ZS" + stem(words[i])), 2.0));
+            }
+            if (partial)
+                must.emplace_back(Xapian::Query::OP_WILDCARD, words.back(), 40,
+                                  Xapian::Query::WILDCARD_LIMIT_MOST_FREQUENT);
+            if (must.empty())
+                continue;
+            Xapian::Query q(Xapian::Query::OP_AND, must.begin(), must.end());
+            parts.emplace_back(Xapian::Query::OP_FILTER, q, Xapian::Query("XL" + l));
+        }
+        if (!parts.empty()) {
+            Xapian::Enquire enq(idx->db);
+            enq.set_query(Xapian::Query(Xapian::Query::OP_FILTER,
+                                        Xapian::Query(Xapian::Query::OP_OR, parts.begin(),
+                                                      parts.end()),
+                                        scope_filter(scope)));
+            Xapian::MSet mset = enq.get_mset(0, std::min<size_t>(limit ? limit : 8, 20));
+            r->total = mset.get_matches_estimated();
+            fill_hits(r, mset, nullptr);
+        }
+        *out = r;
+        return KB_OK;
+    } catch (...) {
+        search_result_free(r);
+        return search_fail("suggest");
+    }
+}
+
+namespace {
+/* More-like-this keeps only body stems: titles and filters would drag in noise. */
+struct body_stems : public Xapian::ExpandDecider {
+    bool operator()(const std::string &term) const override
+    {
+        return term.size() > 4 && term[0] == 'Z' && term[1] >= 'a' && term[1] <= 'z';
+    }
+};
+} // namespace
+
+extern "C" enum kb_err search_related(struct search_index *idx, int64_t id,
+                                      enum search_scope scope, size_t limit,
+                                      struct search_result **out)
+{
+    *out = nullptr;
+    search_result *r = nullptr;
+    try {
+        r = new_result();
+        std::string idterm = "Q" + std::to_string(id);
+        Xapian::PostingIterator p = idx->db.postlist_begin(idterm);
+        if (p == idx->db.postlist_end(idterm)) {
+            *out = r;
+            return KB_OK;
+        }
+        Xapian::docid did = *p;
+        search_docdata d = search_docdata_parse(idx->db.get_document(did).get_data());
+        Xapian::Enquire enq(idx->db);
+        Xapian::RSet rset;
+        rset.add_document(did);
+        body_stems decider;
+        Xapian::ESet eset = enq.get_eset(16, rset, &decider);
+        std::vector<Xapian::Query> terms;
+        for (auto t = eset.begin(); t != eset.end(); ++t)
+            terms.emplace_back(*t);
+        if (!terms.empty()) {
+            Xapian::Query q(Xapian::Query::OP_OR, terms.begin(), terms.end());
+            q = Xapian::Query(Xapian::Query::OP_AND_NOT, q, Xapian::Query(idterm));
+            Xapian::Query filter(Xapian::Query::OP_AND, scope_filter(scope),
+                                 Xapian::Query("XL" + d.lang));
+            enq.set_query(Xapian::Query(Xapian::Query::OP_FILTER, q, filter));
+            Xapian::MSet mset = enq.get_mset(0, std::min<size_t>(limit ? limit : 5, 20));
+            r->total = mset.size();
+            fill_hits(r, mset, nullptr);
+        }
+        *out = r;
+        return KB_OK;
+    } catch (...) {
+        search_result_free(r);
+        return search_fail("related");
+    }
+}
