@@ -1,0 +1,309 @@
+/* tests/search/test_search.c: what a customer or agent sees from search: which articles come
+ * back, in which order, with which excerpt, for French, English and other languages, and
+ * that hostile input never fails. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "search/search.h"
+
+static char dir[128];
+
+struct doc {
+    int64_t id;
+    const char *slug, *title, *lang, *category, *audience, *status, *body;
+    const char *question;
+    const char *tag;
+};
+
+static const struct doc docs[] = {
+    {1, "rendez-vous-revision", "Comment prendre rendez-vous pour la révision de mon véhicule ?",
+     "fr", "Après-vente", "public", "published",
+     "La révision du véhicule se fait tous les 15 000 km. Prenez rendez-vous à l'atelier "
+     "ou en ligne. <script>alert(1)</script> n'est pas exécuté.",
+     "Quand faire l'entretien ?", "atelier"},
+    {2, "garantie-constructeur", "Que couvre la garantie constructeur ?", "fr", "Garantie",
+     "public", "published",
+     "La garantie couvre les pièces et la main-d'œuvre pendant trois ans.", NULL, NULL},
+    {3, "contact-sav", "Comment joindre le service après-vente ?", "fr", "Contact", "public",
+     "published", "Le service après-vente répond du lundi au samedi.", NULL, NULL},
+    {4, "remise-maximale", "Remise maximale autorisée sur un véhicule neuf", "fr",
+     "Procédures internes", "internal", "published",
+     "La remise sur un véhicule neuf ne dépasse pas 8 %.", NULL, NULL},
+    {5, "brouillon", "Nouveau véhicule électrique (brouillon)", "fr", "Véhicules neufs",
+     "public", "draft", "Le futur véhicule électrique arrive.", NULL, NULL},
+    {6, "vehicle-recall", "What to do about a vehicle recall", "en", "Recalls", "public",
+     "published", "A recall is free of charge. Book an appointment with your dealer.", NULL,
+     NULL},
+    {7, "werkstatt", "Wie buche ich einen Werkstatttermin für mein Fahrzeug?", "de",
+     "Kundendienst", "public", "published",
+     "Werkstatttermine buchen Sie online. Die Fahrzeuge werden geprüft.", NULL, NULL},
+    {8, "essai", "Réserver un essai du véhicule", "fr", "Essai", "public", "published",
+     "Essayez le véhicule de votre choix pendant 30 minutes en concession.", NULL, NULL},
+};
+
+static void put_all(struct search_index *w)
+{
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        const struct doc *d = &docs[i];
+        const char *q[1] = {d->question};
+        const char *t[1] = {d->tag};
+        struct search_doc sd = {.id = d->id, .slug = d->slug, .title = d->title,
+                                .lang = d->lang, .category = d->category,
+                                .audience = d->audience, .status = d->status,
+                                .body = d->body, .questions = q, .nquestions = d->question != NULL,
+                                .tags = t, .ntags = d->tag != NULL};
+        assert_int_equal(search_index_put(w, &sd), KB_OK);
+    }
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/kb-test-search-XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    char syn[200];
+    snprintf(syn, sizeof syn, "%s/fr.txt", dir);
+    FILE *f = fopen(syn, "w");
+    fputs("# test synonyms\nvéhicule, voiture, auto\naprès-vente, sav\n", f);
+    fclose(f);
+    struct search_index *w = NULL;
+    assert_int_equal(search_index_open(dir, true, &w), KB_OK);
+    assert_int_equal(search_synonyms_load(w, "fr", syn), KB_OK);
+    put_all(w);
+    put_all(w); /* replaying a change is harmless: replaced by id */
+    assert_int_equal(search_index_commit(w), KB_OK);
+    search_index_free(w);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd);
+}
+
+static struct search_result *run(const char *text, const char *lang, enum search_scope scope,
+                                 const char *category)
+{
+    struct search_index *r = NULL;
+    assert_int_equal(search_index_open(dir, false, &r), KB_OK);
+    struct search_query q = {.text = text, .lang = lang, .category = category, .scope = scope};
+    struct search_result *res = NULL;
+    assert_int_equal(search_run(r, &q, &res), KB_OK);
+    search_index_free(r);
+    return res;
+}
+
+static int has(const struct search_result *r, const char *slug)
+{
+    for (size_t i = 0; i < r->nhits; i++)
+        if (strcmp(r->hits[i].slug, slug) == 0)
+            return 1;
+    return 0;
+}
+
+static void stemming_and_synonyms(void **state)
+{
+    (void)state;
+    struct search_result *r = run("réviser ma voiture", "fr", SEARCH_SCOPE_PUBLIC, NULL);
+    assert_true(r->nhits >= 1);
+    assert_string_equal(r->hits[0].slug, "rendez-vous-revision");
+    search_result_free(r);
+    r = run("recalls", "en", SEARCH_SCOPE_PUBLIC, NULL);
+    assert_int_equal(r->nhits, 1);
+    assert_string_equal(r->hits[0].slug, "vehicle-recall");
+    search_result_free(r);
+    r = run("sav", "fr", SEARCH_SCOPE_PUBLIC, NULL);
+    assert_true(r->nhits >= 1);
+    assert_string_equal(r->hits[0].slug, "contact-sav");
+    search_result_free(r);
+    /* Alternative questions are searchable. */
+    r = run("entretien", "fr", SEARCH_SCOPE_PUBLIC, NULL);
+    assert_true(r->nhits >= 1);
+    assert_string_equal(r->hits[0].slug, "rendez-vous-revision");
+    search_result_free(r);
+}
+
+static void accents_and_case(void **state)
+{
+    (void)state;
+    struct search_result *a = run("VEHICULE", "fr", SEARCH_SCOPE_PUBLIC, NULL);
+    struct search_result *b = run("véhicule", "fr", SEARCH_SCOPE_PUBLIC, NULL);
+    assert_int_equal(a->nhits, 2);
+    assert_int_equal(a->nhits, b->nhits);
+    for (size_t i = 0; i < a->nhits; i++)
+        assert_string_equal(a->hits[i].slug, b->hits[i].slug);
+    search_result_free(a);
+    search_result_free(b);
+}
+
+static void audience_and_status(void **state)
+{
+    (void)state;
+    struct search_result *r = run("remise véhicule neuf électrique", "fr", SEARCH_SCOPE_PUBLIC,
+                                  NULL);
+    assert_false(has(r, "remise-maximale"));
+    assert_false(has(r, "brouillon"));
+    search_result_free(r);
+    r = run("remise véhicule neuf électrique", "fr", SEARCH_SCOPE_INTERNAL, NULL);
+    assert_true(has(r, "remise-maximale"));
+    assert_false(has(r, "brouillon"));
+    search_result_free(r);
+}
+
+static void categories_and_facets(void **state)
+{
+    (void)state;
+    struct search_result *r = run("véhicule", "fr", SEARCH_SCOPE_PUBLIC, NULL);
+    size_t apres = 0, essai = 0;
+    for (size_t i = 0; i < r->nfacets; i++) {
+        if (strcmp(r->facets[i].value, "Après-vente") == 0)
+            apres = r->facets[i].count;
+        if (strcmp(r->facets[i].value, "Essai") == 0)
+            essai = r->facets[i].count;
+    }
+    assert_int_equal(apres, 1);
+    assert_int_equal(essai, 1);
+    search_result_free(r);
+    r = run("véhicule", "fr", SEARCH_SCOPE_PUBLIC, "Essai");
+    assert_int_equal(r->nhits, 1);
+    assert_string_equal(r->hits[0].slug, "essai");
+    assert_string_equal(r->hits[0].category, "Essai");
+    search_result_free(r);
+}
+
+static void spelling_correction(void **state)
+{
+    (void)state;
+    struct search_result *r = run("garentie", "fr", SEARCH_SCOPE_PUBLIC, NULL);
+    assert_non_null(r->did_you_mean);
+    assert_string_equal(r->did_you_mean, "garantie");
+    assert_true(has(r, "garantie-constructeur"));
+    search_result_free(r);
+    r = run("garantie", "fr", SEARCH_SCOPE_PUBLIC, NULL);
+    assert_null(r->did_you_mean);
+    search_result_free(r);
+}
+
+static void snippets_are_escaped_and_marked(void **state)
+{
+    (void)state;
+    struct search_result *r = run("révision", "fr", SEARCH_SCOPE_PUBLIC, NULL);
+    assert_true(r->nhits >= 1);
+    const char *s = r->hits[0].snippet;
+    assert_non_null(strstr(s, "<mark>révision</mark>"));
+    assert_null(strstr(s, "<script>"));
+    assert_non_null(strstr(s, "&lt;script&gt;"));
+    search_result_free(r);
+}
+
+static void other_languages_stem(void **state)
+{
+    (void)state;
+    /* German Snowball: "Fahrzeug" finds "Fahrzeuge"; "Werkstatttermin" its plural. */
+    struct search_result *r = run("Fahrzeug Werkstatttermine", "de", SEARCH_SCOPE_PUBLIC, NULL);
+    assert_int_equal(r->nhits, 1);
+    assert_string_equal(r->hits[0].slug, "werkstatt");
+    search_result_free(r);
+    /* No language: each language's documents are searched with their own stemmer. */
+    r = run("recall", NULL, SEARCH_SCOPE_PUBLIC, NULL);
+    assert_true(has(r, "vehicle-recall"));
+    search_result_free(r);
+    assert_true(search_lang_supported("fr"));
+    assert_true(search_lang_supported("german"));
+    assert_false(search_lang_supported("klingon"));
+}
+
+static void hostile_queries(void **state)
+{
+    (void)state;
+    static const char *const q[] = {"\"\"\"", "((((", "NEAR", "a NEAR b", "*", "-", "title:x",
+                                    "'; DROP TABLE articles; --", "véhicule AND OR NOT",
+                                    "\xff\xfe\xc3", "", "   "};
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+        struct search_result *r = run(q[i], "fr", SEARCH_SCOPE_PUBLIC, NULL);
+        assert_non_null(r);
+        search_result_free(r);
+    }
+    size_t n = 100 * 1024;
+    char *big = malloc(n + 1);
+    for (size_t i = 0; i < n; i++)
+        big[i] = "véhicule "[i % 9];
+    big[n] = 0;
+    struct search_result *r = run(big, "fr", SEARCH_SCOPE_PUBLIC, NULL);
+    assert_non_null(r);
+    search_result_free(r);
+    free(big);
+}
+
+static void writer_changes_are_seen(void **state)
+{
+    (void)state;
+    struct search_index *rd = NULL, *w = NULL;
+    assert_int_equal(search_index_open(dir, false, &rd), KB_OK);
+    size_t before = search_index_count(rd);
+    assert_int_equal(before, 8);
+    assert_int_equal(search_index_open(dir, true, &w), KB_OK);
+    assert_int_equal(search_index_delete(w, 8), KB_OK);
+    assert_int_equal(search_index_commit(w), KB_OK);
+    search_index_free(w);
+    assert_int_equal(search_index_reopen(rd), KB_OK);
+    assert_int_equal(search_index_count(rd), 7);
+    struct search_query q = {.text = "essai", .lang = "fr"};
+    struct search_result *r = NULL;
+    assert_int_equal(search_run(rd, &q, &r), KB_OK);
+    assert_false(has(r, "essai"));
+    search_result_free(r);
+    search_index_free(rd);
+    /* Put it back for the other tests. */
+    assert_int_equal(search_index_open(dir, true, &w), KB_OK);
+    put_all(w);
+    assert_int_equal(search_index_commit(w), KB_OK);
+    search_index_free(w);
+}
+
+static void suggest_and_related(void **state)
+{
+    (void)state;
+    struct search_index *rd = NULL;
+    assert_int_equal(search_index_open(dir, false, &rd), KB_OK);
+    struct search_result *r = NULL;
+    assert_int_equal(search_suggest(rd, "rendez-vous rév", "fr", SEARCH_SCOPE_PUBLIC, 5, &r),
+                     KB_OK);
+    assert_true(r->nhits >= 1);
+    assert_string_equal(r->hits[0].slug, "rendez-vous-revision");
+    search_result_free(r);
+    assert_int_equal(search_suggest(rd, "gara", "fr", SEARCH_SCOPE_PUBLIC, 5, &r), KB_OK);
+    assert_true(has(r, "garantie-constructeur"));
+    search_result_free(r);
+    assert_int_equal(search_related(rd, 1, SEARCH_SCOPE_PUBLIC, 5, &r), KB_OK);
+    assert_false(has(r, "rendez-vous-revision"));
+    assert_false(has(r, "remise-maximale"));
+    assert_false(has(r, "vehicle-recall")); /* same language only */
+    assert_true(r->nhits >= 1);
+    search_result_free(r);
+    search_index_free(rd);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(stemming_and_synonyms),  cmocka_unit_test(accents_and_case),
+        cmocka_unit_test(audience_and_status),    cmocka_unit_test(categories_and_facets),
+        cmocka_unit_test(spelling_correction),    cmocka_unit_test(snippets_are_escaped_and_marked),
+        cmocka_unit_test(other_languages_stem),   cmocka_unit_test(hostile_queries),
+        cmocka_unit_test(writer_changes_are_seen), cmocka_unit_test(suggest_and_related),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
