@@ -5,7 +5,6 @@
  *   kb [--db PATH] index [--rebuild]    apply pending index changes / rebuild the index
  *   kb [--db PATH] search [--lang L] [--category C] [--internal] [--limit N] [--json] QUERY
  *   kb [--db PATH] serve [--port N] [--bind ADDR] [--web DIR] [--threads N] [--base-url URL]
- *   kb bot --rules DIR [--user NAME] [--utf8]
  *
  * Every flag has an environment equivalent (KB_DB, KB_PORT, ...); flags win. Exit status:
  * 0 success, 1 failure, 2 usage error. */
@@ -18,7 +17,6 @@
 
 #include <jansson.h>
 
-#include "bot/cli.h"
 #include "kb/api.h"
 #include "kb/buf.h"
 #include "kb/import.h"
@@ -56,11 +54,10 @@ static void usage(FILE *f)
           "\n"
           "commands:\n"
           "  import DIR     import every *.md under DIR (and DIR/synonyms/<lang>.txt)\n"
-          "  check DIR      check articles (and bot rules under DIR/bot) without writing\n"
+          "  check DIR      check articles without writing anything\n"
           "  index          apply pending index changes; --rebuild rebuilds from the database\n"
           "  search QUERY   search from the terminal (--lang, --category, --internal, --json)\n"
           "  serve          serve the FAQ pages and the JSON API (--port, default 8080)\n"
-          "  bot            chat with a RiveScript rules folder on the terminal (--rules DIR)\n"
           "  version        print the version\n"
           "\n"
           "global options:\n"
@@ -128,28 +125,20 @@ static int cmd_import(struct kb_ctx *ctx, int argc, char **argv, bool check_only
             rc = 1;
         }
     }
-    int bot_errors = 0;
-    if (check_only) {
-        char rules[4096];
-        snprintf(rules, sizeof rules, "%s/bot", dir);
-        if (access(rules, R_OK) == 0)
-            bot_errors = bot_check_dir(rules, true, stderr);
-    }
     if (err && !rc)
         rc = 1;
     if (err)
         fprintf(stderr, "kb: %s failed: %s\n", argv[0], kb_strerror(err));
     if (check_only)
-        printf("%zu files checked: %zu ok, %zu with errors, %zu warnings%s\n", rep.files,
-               rep.files - rep.failed, rep.failed, rep.warnings,
-               bot_errors ? "; bot rules have errors" : "");
+        printf("%zu files checked: %zu ok, %zu with errors, %zu warnings\n", rep.files,
+               rep.files - rep.failed, rep.failed, rep.warnings);
     else
         printf("%zu files: %zu created, %zu updated, %zu unchanged, %zu archived, %zu failed "
                "(%.2f s)\n",
                rep.files, rep.created, rep.updated, rep.unchanged, rep.archived, rep.failed,
                rep.seconds);
     kb_store_free(st);
-    if (!rc && (rep.failed || bot_errors))
+    if (!rc && rep.failed)
         rc = 1;
     return rc;
 }
@@ -388,10 +377,6 @@ int main(int argc, char **argv)
         return cmd_search(&ctx, nsub, sub);
     if (strcmp(cmd, "serve") == 0)
         return cmd_serve(&ctx, nsub, sub);
-    if (strcmp(cmd, "bot") == 0) {
-        optind = 1;
-        return bot_cli_main(nsub, sub);
-    }
     if (strcmp(cmd, "version") == 0) {
         puts("kb " KB_VERSION);
         return 0;

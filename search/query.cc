@@ -264,15 +264,19 @@ void fill_facets(search_result *r, Xapian::ValueCountMatchSpy &spy)
     }
 }
 
-/* Spelling: words unknown to the index replaced by the closest known word. Empty when no
- * word needed a change. */
-std::string correct(const Xapian::Database &db, const std::vector<std::string> &words)
+/* Spelling: words unknown to the index replaced by the closest known word (stop words are
+ * left alone: "veux" is not a typo of "deux"). Empty when no word needed a change. */
+std::string correct(const Xapian::Database &db, const std::vector<std::string> &words,
+                    const std::vector<std::string> &langs)
 {
     bool changed = false;
     std::string out;
     for (const auto &w : words) {
         std::string use = w;
-        if (w.size() >= 4 && db.get_termfreq(w) == 0) {
+        bool stop = false;
+        for (const auto &l : langs)
+            stop = stop || search_is_stopword(l.c_str(), w.data(), w.size());
+        if (!stop && w.size() >= 4 && db.get_termfreq(w) == 0) {
             std::string s = db.get_spelling_suggestion(w, 2);
             if (!s.empty() && s != w) {
                 use = s;
@@ -347,7 +351,9 @@ extern "C" enum kb_err search_run(struct search_index *idx, const struct search_
         enq.set_query(build(idx, words, langs, q->category, q->scope, &stems));
         Xapian::MSet mset = enq.get_mset(offset, limit, FACET_CHECK);
 
-        std::string fixed = correct(idx->db, words);
+        /* Suggest a spelling only when what was typed finds (almost) nothing: a word the
+         * index does not know is often a real word that simply is not in any article. */
+        std::string fixed = mset.size() < 3 ? correct(idx->db, words, langs) : std::string();
         Xapian::ValueCountMatchSpy spy2(SEARCH_VALUE_CATEGORY);
         Xapian::ValueCountMatchSpy *facets = &spy;
         if (!fixed.empty()) {
