@@ -288,7 +288,7 @@ void kb_page_home(struct kb_req *req, struct kb_resp *resp)
         h_printf(&h, "?lang=%s\"><span class=\"name\">", lang);
         h_esc(&h, cats[i].name);
         h_printf(&h, "</span> <span class=\"count\">%zu ", cats[i].count);
-        h_esc(&h, kb_i18n(lang, M_ARTICLES));
+        h_esc(&h, kb_i18n(lang, cats[i].count == 1 ? M_ONE_ARTICLE : M_ARTICLES));
         h_puts(&h, "</span></a></li>");
     }
     h_puts(&h, "</ul></section>");
