@@ -46,14 +46,55 @@ enum kb_err search_fail(const char *what)
     }
 }
 
+static bool is_ascii(const std::string &s)
+{
+    for (unsigned char c : s)
+        if (c >= 0x80)
+            return false;
+    return true;
+}
+
 std::string search_fold(const std::string &s)
 {
+    if (is_ascii(s)) {
+        std::string w(s);
+        for (auto &c : w)
+            if (c >= 'A' && c <= 'Z')
+                c = (char)(c - 'A' + 'a');
+        return w;
+    }
     char *f = kb_text_fold(s.c_str());
     if (!f)
         return std::string();
     std::string out(f);
     free(f);
     return out;
+}
+
+std::string search_casefold(const std::string &s)
+{
+    if (is_ascii(s))
+        return search_fold(s);
+    char *f = kb_text_casefold(s.c_str());
+    if (!f)
+        return std::string();
+    std::string out(f);
+    free(f);
+    return out;
+}
+
+size_t search_stems(const Xapian::Stem &stem, const std::string &word, std::string *folded,
+                    std::string out[2])
+{
+    if (is_ascii(word)) {
+        *folded = word;
+        out[0] = stem(word);
+        return 1;
+    }
+    *folded = search_fold(word);
+    out[0] = search_fold(stem(word));
+    out[1] = stem(*folded);
+    return out[1] == out[0] ? 1 : 2;
 }
 
 search_docdata search_docdata_parse(const std::string &data)
@@ -144,31 +185,35 @@ extern "C" enum kb_err search_index_reopen(struct search_index *idx)
     }
 }
 
-/* Index the words of folded text: unstemmed (when all_words), and stems under prefix. */
-static void index_words(Xapian::Document &doc, const std::string &folded, const Xapian::Stem &stem,
+/* Index the words of case-folded text: the folded words (when all_words) and their stems
+ * under prefix. */
+static void index_words(Xapian::Document &doc, const std::string &text, const Xapian::Stem &stem,
                         const char *prefix, unsigned wdf, bool all_words,
                         std::set<std::string> *spelling)
 {
     std::vector<search_span> spans(256);
-    size_t n = search_words(folded.data(), folded.size(), spans.data(), spans.size());
+    size_t n = search_words(text.data(), text.size(), spans.data(), spans.size());
     if (n > spans.size()) {
         spans.resize(n);
-        n = search_words(folded.data(), folded.size(), spans.data(), spans.size());
+        n = search_words(text.data(), text.size(), spans.data(), spans.size());
     }
-    std::string term;
+    std::string folded, stems[2], term;
     for (size_t i = 0; i < n; i++) {
         if (spans[i].len > SEARCH_MAX_WORD)
             continue;
-        std::string w(folded, spans[i].off, spans[i].len);
+        size_t k = search_stems(stem, std::string(text, spans[i].off, spans[i].len), &folded,
+                                stems);
         if (all_words) {
-            doc.add_term(w, wdf);
-            if (spelling && w.size() >= 3 && !(w[0] >= '0' && w[0] <= '9'))
-                spelling->insert(w);
+            doc.add_term(folded, wdf);
+            if (spelling && folded.size() >= 3 && !(folded[0] >= '0' && folded[0] <= '9'))
+                spelling->insert(folded);
         }
-        term = "Z";
-        term += prefix;
-        term += stem(w);
-        doc.add_term(term, wdf);
+        for (size_t j = 0; j < k; j++) {
+            term = "Z";
+            term += prefix;
+            term += stems[j];
+            doc.add_term(term, wdf);
+        }
     }
 }
 
@@ -181,24 +226,24 @@ extern "C" enum kb_err search_index_put(struct search_index *idx, const struct s
         Xapian::Stem stem = search_stemmer(lang);
         Xapian::Document doc;
         std::set<std::string> spelling;
-        std::string title = search_fold(d->title ? d->title : "");
+        std::string title = search_casefold(d->title ? d->title : "");
         index_words(doc, title, stem, "S", 1, false, nullptr);
         index_words(doc, title, stem, "", WDF_TITLE, true, &spelling);
         for (size_t i = 0; i < d->nquestions; i++) {
-            std::string q = search_fold(d->questions[i]);
+            std::string q = search_casefold(d->questions[i]);
             index_words(doc, q, stem, "XQ", 1, false, nullptr);
             index_words(doc, q, stem, "", WDF_QUESTIONS, true, &spelling);
         }
         for (size_t i = 0; i < d->ntags; i++) {
-            std::string t = search_fold(d->tags[i]);
+            std::string t = search_casefold(d->tags[i]);
             index_words(doc, t, stem, "K", 1, false, nullptr);
             index_words(doc, t, stem, "", WDF_TAGS, true, &spelling);
-            doc.add_boolean_term("XK" + t);
+            doc.add_boolean_term("XK" + search_fold(t));
         }
         std::string body = d->body ? d->body : "";
         if (body.size() > 4 * DATA_TEXT_MAX)
             body.resize(4 * DATA_TEXT_MAX);
-        index_words(doc, search_fold(body), stem, "", WDF_BODY, true, &spelling);
+        index_words(doc, search_casefold(body), stem, "", WDF_BODY, true, &spelling);
 
         std::string category = d->category ? d->category : "";
         doc.add_boolean_term("XL" + lang);

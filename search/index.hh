@@ -3,7 +3,8 @@
  * Terms (all words are folded: lower case, no accents; see kb_text_fold):
  *   <word>            every word of title, questions, tags and body, unstemmed (spelling
  *                     correction and search-as-you-type complete against these)
- *   Z<stem>           stems of all the text (the body field of the query)
+ *   Z<stem>           stems of all the text (the body field of the query); each word gives
+ *                     one or two stems, see search_stems()
  *   ZS<stem>          stems of the title
  *   ZXQ<stem>         stems of the alternative questions
  *   ZK<stem>          stems of the tags
@@ -44,8 +45,19 @@ struct search_docdata {
 
 search_docdata search_docdata_parse(const std::string &data);
 
-/* Folded copy of s (NUL-free UTF-8 in, never throws; "" when s is not valid UTF-8). */
+/* Folded copy of s (NUL-free UTF-8 in; "" when s is not valid UTF-8). ASCII takes a fast
+ * path. */
 std::string search_fold(const std::string &s);
+/* Case-folded copy of s, accents kept (NFC). */
+std::string search_casefold(const std::string &s);
+
+/* The stems of one case-folded word (accents kept): fold(stem(word)) and, when it differs,
+ * stem(fold(word)). Snowball stems accented French better ("payé" and "payer" both give
+ * "pai", "paye" gives "pay"), while customers often type without accents: indexing and
+ * querying both forms lets either spelling meet the text. *folded receives fold(word).
+ * Returns how many stems were written to out (1 or 2). */
+size_t search_stems(const Xapian::Stem &stem, const std::string &word, std::string *folded,
+                    std::string out[2]);
 
 /* The HTML snippet of text: the window with the most words whose stem (in lang) is in
  * stems, escaped, matches in <mark>. */

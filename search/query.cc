@@ -30,19 +30,32 @@ extern "C" {
 
 #include "search/lang.hh"
 
-/* Field weights, relative to the all-text field (tuned on the relevance benchmark). */
-static double W_TITLE = 1.2, W_QUESTIONS = 0.8, W_TAGS = 0.4;
+/* Field weights, relative to the all-text field, and BM25 parameters (tuned on the
+ * relevance benchmark, tests/bench/relevance). */
+static double W_TITLE = 0.5, W_QUESTIONS = 0.6, W_TAGS = 0.3;
+static double BM25_K1 = 1.2, BM25_B = 0.75;
+
 static const size_t QUERY_MAX_BYTES = 1000;
 static const size_t QUERY_MAX_WORDS = 32;
 static const Xapian::doccount FACET_CHECK = 500; /* documents looked at for facet counts */
 
-/* Tuning hook for the relevance benchmark: KB_SEARCH_WEIGHTS="title,questions,tags". */
+/* Tuning hooks for the relevance benchmark only: KB_SEARCH_WEIGHTS="title,questions,tags"
+ * and KB_SEARCH_BM25="k1,b" override the constants above. */
 static void load_weights(void)
 {
     static bool done = false;
     if (done)
         return;
     done = true;
+    const char *bm = getenv("KB_SEARCH_BM25");
+    if (bm) {
+        char *end = nullptr;
+        double k1 = strtod(bm, &end);
+        if (end && *end == ',') {
+            BM25_K1 = k1;
+            BM25_B = strtod(end + 1, nullptr);
+        }
+    }
     const char *w = getenv("KB_SEARCH_WEIGHTS");
     if (w) {
         char *end = nullptr;
@@ -78,7 +91,8 @@ std::vector<std::string> split_words(const std::string &folded, size_t max)
     return out;
 }
 
-/* Clean user text: valid UTF-8 (invalid bytes replaced), at most QUERY_MAX_BYTES, folded. */
+/* Clean user text: valid UTF-8 (invalid bytes replaced), at most QUERY_MAX_BYTES, case-folded
+ * (accents kept: see search_stems). */
 std::string clean_query(const char *text)
 {
     if (!text)
@@ -91,7 +105,7 @@ std::string clean_query(const char *text)
     free(s);
     if (t.size() > QUERY_MAX_BYTES)
         t.resize(kb_text_utf8_prefix(t.data(), QUERY_MAX_BYTES));
-    return search_fold(t);
+    return search_casefold(t);
 }
 
 /* Words of the query, stop words removed (unless nothing else is left), grouped with their
@@ -99,26 +113,33 @@ std::string clean_query(const char *text)
 std::vector<qword> analyse(const Xapian::Database &db, const std::vector<std::string> &words,
                            const std::string &lang)
 {
-    std::vector<std::string> kept;
-    for (const auto &w : words)
-        if (!search_is_stopword(lang.c_str(), w.data(), w.size()))
+    std::vector<std::string> kept, folded;
+    for (const auto &w : words) {
+        std::string f = search_fold(w);
+        if (!search_is_stopword(lang.c_str(), f.data(), f.size())) {
             kept.push_back(w);
-    if (kept.empty())
+            folded.push_back(f);
+        }
+    }
+    if (kept.empty()) {
         kept = words;
+        for (const auto &w : words)
+            folded.push_back(search_fold(w));
+    }
     std::vector<qword> out;
     std::string prefix = lang + ":";
     for (size_t i = 0; i < kept.size();) {
         size_t used = 1;
         qword q;
         for (size_t n = std::min<size_t>(3, kept.size() - i); n >= 1; n--) {
-            std::string key = kept[i];
+            std::string key = folded[i];
             for (size_t k = 1; k < n; k++)
-                key += " " + kept[i + k];
+                key += " " + folded[i + k];
             auto it = db.synonyms_begin(prefix + key);
             if (it == db.synonyms_end(prefix + key) && n > 1)
                 continue;
             q.text = key;
-            q.alts.push_back(split_words(key, 8));
+            q.alts.emplace_back(kept.begin() + (long)i, kept.begin() + (long)(i + n));
             for (; it != db.synonyms_end(prefix + key); ++it)
                 q.alts.push_back(split_words(*it, 8));
             used = n;
@@ -130,13 +151,25 @@ std::vector<qword> analyse(const Xapian::Database &db, const std::vector<std::st
     return out;
 }
 
+/* One word in one field: its stem, or both stems when accents make them differ. */
+Xapian::Query word_query(const std::string &word, const Xapian::Stem &stem,
+                         const std::string &field)
+{
+    std::string folded, stems[2];
+    size_t k = search_stems(stem, word, &folded, stems);
+    if (k == 1)
+        return Xapian::Query("Z" + field + stems[0]);
+    return Xapian::Query(Xapian::Query::OP_SYNONYM, Xapian::Query("Z" + field + stems[0]),
+                         Xapian::Query("Z" + field + stems[1]));
+}
+
 Xapian::Query field_query(const qword &w, const Xapian::Stem &stem, const std::string &field)
 {
     std::vector<Xapian::Query> alts;
     for (const auto &alt : w.alts) {
         std::vector<Xapian::Query> parts;
         for (const auto &word : alt)
-            parts.emplace_back("Z" + field + stem(word));
+            parts.push_back(word_query(word, stem, field));
         if (parts.size() == 1)
             alts.push_back(parts[0]);
         else if (!parts.empty())
@@ -192,10 +225,12 @@ Xapian::Query build(const search_index *idx, const std::vector<std::string> &wor
         std::vector<qword> qw = analyse(idx->db, words, l);
         if (stems) {
             auto &set = (*stems)[l];
+            std::string folded, st[2];
             for (const auto &w : qw)
                 for (const auto &alt : w.alts)
                     for (const auto &word : alt)
-                        set.insert(stem(word));
+                        for (size_t k = search_stems(stem, word, &folded, st); k > 0; k--)
+                            set.insert(st[k - 1]);
         }
         /* Stems of one language only mean something in documents of that language. */
         parts.emplace_back(Xapian::Query::OP_FILTER, lang_query(qw, stem),
@@ -271,7 +306,8 @@ std::string correct(const Xapian::Database &db, const std::vector<std::string> &
 {
     bool changed = false;
     std::string out;
-    for (const auto &w : words) {
+    for (const auto &word : words) {
+        std::string w = search_fold(word);
         std::string use = w;
         bool stop = false;
         for (const auto &l : langs)
@@ -346,9 +382,11 @@ extern "C" enum kb_err search_run(struct search_index *idx, const struct search_
         std::vector<std::string> langs = query_langs(idx, q->lang);
         std::map<std::string, std::set<std::string>> stems;
         Xapian::Enquire enq(idx->db);
+        enq.set_weighting_scheme(Xapian::BM25Weight(BM25_K1, 0, 1, BM25_B, 0.5));
         Xapian::ValueCountMatchSpy spy(SEARCH_VALUE_CATEGORY);
         enq.add_matchspy(&spy);
-        enq.set_query(build(idx, words, langs, q->category, q->scope, &stems));
+        Xapian::Query base = build(idx, words, langs, q->category, q->scope, &stems);
+        enq.set_query(base);
         Xapian::MSet mset = enq.get_mset(offset, limit, FACET_CHECK);
 
         /* Suggest a spelling only when what was typed finds (almost) nothing: a word the
@@ -404,14 +442,15 @@ extern "C" enum kb_err search_suggest(struct search_index *idx, const char *pref
             Xapian::Stem stem = search_stemmer(l);
             std::vector<Xapian::Query> must;
             for (size_t i = 0; i + (partial ? 1 : 0) < words.size(); i++) {
-                if (search_is_stopword(l.c_str(), words[i].data(), words[i].size()))
+                std::string f = search_fold(words[i]);
+                if (search_is_stopword(l.c_str(), f.data(), f.size()))
                     continue;
-                must.emplace_back(Xapian::Query::OP_OR, Xapian::Query("Z" + stem(words[i])),
+                must.emplace_back(Xapian::Query::OP_OR, word_query(words[i], stem, ""),
                                   Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT,
-                                                Xapian::Query("ZS" + stem(words[i])), 2.0));
+                                                word_query(words[i], stem, "S"), 2.0));
             }
             if (partial)
-                must.emplace_back(Xapian::Query::OP_WILDCARD, words.back(), 40,
+                must.emplace_back(Xapian::Query::OP_WILDCARD, search_fold(words.back()), 40,
                                   Xapian::Query::WILDCARD_LIMIT_MOST_FREQUENT);
             if (must.empty())
                 continue;

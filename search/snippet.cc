@@ -20,22 +20,6 @@ extern "C" {
 static const size_t SNIPPET_SCAN = 16 * 1024; /* bytes of text looked at */
 static const size_t SNIPPET_WORDS = 32;       /* words shown */
 
-/* Fold one word cheaply: ASCII is lower-cased in place, the rest goes through utf8proc. */
-static std::string fold_word(const char *p, size_t n)
-{
-    bool ascii = true;
-    for (size_t i = 0; i < n && ascii; i++)
-        ascii = (unsigned char)p[i] < 0x80;
-    if (ascii) {
-        std::string w(p, n);
-        for (auto &c : w)
-            if (c >= 'A' && c <= 'Z')
-                c = (char)(c - 'A' + 'a');
-        return w;
-    }
-    return search_fold(std::string(p, n));
-}
-
 std::string search_snippet(const std::string &text, const std::string &lang,
                            const std::set<std::string> &stems)
 {
@@ -48,8 +32,11 @@ std::string search_snippet(const std::string &text, const std::string &lang,
     for (size_t i = 0; i < n && !stems.empty(); i++) {
         if (words[i].len > SEARCH_MAX_WORD)
             continue;
-        std::string w = fold_word(text.data() + words[i].off, words[i].len);
-        hit[i] = stems.count(stem(w)) ? 1 : 0;
+        std::string folded, st[2];
+        size_t k = search_stems(stem, search_casefold(std::string(text.data() + words[i].off,
+                                                                  words[i].len)),
+                                &folded, st);
+        hit[i] = stems.count(st[0]) || (k == 2 && stems.count(st[1]));
     }
     /* The window of SNIPPET_WORDS words with the most matches (first one on ties). */
     size_t best = 0, best_count = 0, count = 0;

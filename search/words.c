@@ -68,19 +68,24 @@ size_t search_words(const char *text, size_t n, struct search_span *out, size_t 
 
 /* Sorted lists, folded (no accents), so bsearch works. */
 static const char *const stop_fr[] = {
-    "a", "afin", "ai", "au", "aux", "avec", "ce", "ces", "cet", "cette", "comment", "d", "dans",
-    "de", "des", "du", "elle", "en", "est", "et", "il", "ils", "j", "je", "l", "la", "le", "les",
-    "leur", "lui", "m", "ma", "mais", "me", "mes", "moi", "mon", "n", "ne", "nos", "notre",
-    "nous", "on", "ou", "par", "pas", "pour", "qu", "que", "quel", "quelle", "qui", "s", "sa",
-    "se", "ses", "son", "sur", "t", "ta", "te", "tes", "ton", "tu", "un", "une", "vos", "votre",
-    "vous", "y",
+    "a", "afin", "ai", "as", "au", "aussi", "aux", "avec", "avoir", "ca", "ce", "ceci", "cela",
+    "celle", "celui", "ces", "cet", "cette", "ceux", "combien", "comment", "d", "dans", "de",
+    "deja", "des", "dois", "doit", "dont", "du", "elle", "en", "es", "est", "et", "etc", "ete",
+    "etes", "etre", "faut", "il", "ils", "j", "je", "l", "la", "le", "les", "leur", "leurs",
+    "lorsque", "lui", "m", "ma", "mais", "me", "mes", "moi", "mon", "n", "ne", "nos", "notre",
+    "nous", "on", "ou", "par", "pas", "peut", "peux", "plus", "pour", "pourquoi", "puis", "qu",
+    "quand", "que", "quel", "quelle", "quelles", "quels", "qui", "quoi", "s", "sa", "se", "ses",
+    "sommes", "son", "sont", "suis", "sur", "t", "ta", "te", "tes", "ton", "tres", "tu", "un",
+    "une", "vos", "votre", "vous", "y",
 };
 
 static const char *const stop_en[] = {
-    "a", "about", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for",
-    "from", "how", "i", "if", "in", "is", "it", "its", "me", "my", "of", "on", "or", "our",
-    "s", "so", "the", "their", "this", "to", "was", "we", "what", "when", "where", "which",
-    "who", "why", "will", "with", "you", "your",
+    "a", "about", "am", "an", "and", "any", "are", "as", "at", "be", "been", "being", "by", "can",
+    "could", "did", "do", "does", "for", "from", "had", "has", "have", "he", "her", "him", "his",
+    "how", "i", "if", "in", "is", "it", "its", "many", "me", "much", "must", "my", "of", "on", "or",
+    "our", "s", "she", "should", "so", "some", "than", "that", "the", "their", "them", "then",
+    "there", "these", "they", "this", "those", "to", "us", "was", "we", "were", "what", "when",
+    "where", "which", "who", "why", "will", "with", "would", "you", "your",
 };
 
 static int cmp_word(const void *key, const void *item)
