@@ -1,8 +1,11 @@
 /* search/index.cc: opening the Xapian index and writing documents (layout in index.hh).
  *
  * Every extern "C" function catches every exception: nothing C++ crosses into C. The writer
- * never commits on its own (XAPIAN_FLUSH_THRESHOLD-style autoflush aside): the indexer decides
- * when a batch is durable, after which it deletes the SQLite queue rows. */
+ * never commits on its own: it always works inside a Xapian transaction (begun at open and
+ * after each commit), so there is no autoflush and search_index_free() discards what was not
+ * committed (WritableDatabase::close() would otherwise commit it). The indexer decides when a
+ * batch is durable, after which it deletes the SQLite queue rows; it commits every few
+ * thousand documents, which keeps the transaction's memory bounded. */
 #include "search/index.hh"
 
 #include <cstring>
@@ -22,7 +25,7 @@ extern "C" {
 
 /* wdf multipliers per field: how much one occurrence counts in the all-text field. */
 static const unsigned WDF_TITLE = 3, WDF_QUESTIONS = 2, WDF_TAGS = 2, WDF_BODY = 1;
-static const size_t DATA_TEXT_MAX = 64 * 1024; /* text kept for snippets */
+static const size_t DATA_TEXT_MAX = 8 * 1024; /* text kept for snippets */
 
 enum kb_err search_fail(const char *what)
 {
@@ -97,18 +100,39 @@ size_t search_stems(const Xapian::Stem &stem, const std::string &word, std::stri
     return out[1] == out[0] ? 1 : 2;
 }
 
+const search_word_stems &search_stems_memo(const Xapian::Stem &stem, const std::string &lang,
+                                           const std::string &word)
+{
+    /* Per thread: Snowball stemmers and this cache are not shared. Emptied when full. */
+    thread_local std::unordered_map<std::string, search_word_stems> memo;
+    thread_local std::string key;
+    key.assign(lang);
+    key.push_back('\0');
+    key.append(word);
+    auto it = memo.find(key);
+    if (it != memo.end())
+        return it->second;
+    if (memo.size() >= 100000)
+        memo.clear();
+    search_word_stems ws;
+    ws.k = search_stems(stem, word, &ws.folded, ws.st);
+    return memo.emplace(key, std::move(ws)).first->second;
+}
+
 search_docdata search_docdata_parse(const std::string &data)
 {
     search_docdata d;
-    std::string *fields[] = {&d.slug, &d.title, &d.category, &d.lang, &d.text};
+    std::string id;
+    std::string *fields[] = {&id, &d.slug, &d.title, &d.category, &d.lang, &d.text};
     size_t pos = 0;
-    for (size_t i = 0; i < 5 && pos <= data.size(); i++) {
-        size_t end = i == 4 ? data.size() : data.find('\0', pos);
+    for (size_t i = 0; i < 6 && pos <= data.size(); i++) {
+        size_t end = i == 5 ? data.size() : data.find('\0', pos);
         if (end == std::string::npos)
             end = data.size();
         fields[i]->assign(data, pos, end - pos);
         pos = end + 1;
     }
+    d.id = strtoll(id.c_str(), nullptr, 10);
     return d;
 }
 
@@ -139,6 +163,7 @@ extern "C" enum kb_err search_index_open(const char *dir, bool writable,
         if (writable) {
             idx->wdb = Xapian::WritableDatabase(dir, Xapian::DB_CREATE_OR_OPEN);
             idx->db = idx->wdb;
+            idx->wdb.begin_transaction(true);
         } else {
             idx->db = Xapian::Database(dir);
         }
@@ -156,8 +181,11 @@ extern "C" void search_index_free(struct search_index *idx)
     if (!idx)
         return;
     try {
-        if (idx->writable)
+        /* Cancel first: close() commits pending changes when no transaction is active. */
+        if (idx->writable) {
+            idx->wdb.cancel_transaction();
             idx->wdb.close();
+        }
     } catch (...) {
         (void)search_fail("close");
     }
@@ -188,8 +216,8 @@ extern "C" enum kb_err search_index_reopen(struct search_index *idx)
 /* Index the words of case-folded text: the folded words (when all_words) and their stems
  * under prefix. */
 static void index_words(Xapian::Document &doc, const std::string &text, const Xapian::Stem &stem,
-                        const char *prefix, unsigned wdf, bool all_words,
-                        std::set<std::string> *spelling)
+                        const std::string &lang, const char *prefix, unsigned wdf,
+                        bool all_words, std::set<std::string> *spelling)
 {
     std::vector<search_span> spans(256);
     size_t n = search_words(text.data(), text.size(), spans.data(), spans.size());
@@ -197,12 +225,15 @@ static void index_words(Xapian::Document &doc, const std::string &text, const Xa
         spans.resize(n);
         n = search_words(text.data(), text.size(), spans.data(), spans.size());
     }
-    std::string folded, stems[2], term;
+    std::string term, word;
     for (size_t i = 0; i < n; i++) {
         if (spans[i].len > SEARCH_MAX_WORD)
             continue;
-        size_t k = search_stems(stem, std::string(text, spans[i].off, spans[i].len), &folded,
-                                stems);
+        word.assign(text, spans[i].off, spans[i].len);
+        const search_word_stems &ws = search_stems_memo(stem, lang, word);
+        const std::string &folded = ws.folded;
+        const std::string *stems = ws.st;
+        size_t k = ws.k;
         if (all_words) {
             doc.add_term(folded, wdf);
             if (spelling && folded.size() >= 3 && !(folded[0] >= '0' && folded[0] <= '9'))
@@ -227,23 +258,23 @@ extern "C" enum kb_err search_index_put(struct search_index *idx, const struct s
         Xapian::Document doc;
         std::set<std::string> spelling;
         std::string title = search_casefold(d->title ? d->title : "");
-        index_words(doc, title, stem, "S", 1, false, nullptr);
-        index_words(doc, title, stem, "", WDF_TITLE, true, &spelling);
+        index_words(doc, title, stem, lang, "S", 1, false, nullptr);
+        index_words(doc, title, stem, lang, "", WDF_TITLE, true, &spelling);
         for (size_t i = 0; i < d->nquestions; i++) {
             std::string q = search_casefold(d->questions[i]);
-            index_words(doc, q, stem, "XQ", 1, false, nullptr);
-            index_words(doc, q, stem, "", WDF_QUESTIONS, true, &spelling);
+            index_words(doc, q, stem, lang, "XQ", 1, false, nullptr);
+            index_words(doc, q, stem, lang, "", WDF_QUESTIONS, true, &spelling);
         }
         for (size_t i = 0; i < d->ntags; i++) {
             std::string t = search_casefold(d->tags[i]);
-            index_words(doc, t, stem, "K", 1, false, nullptr);
-            index_words(doc, t, stem, "", WDF_TAGS, true, &spelling);
+            index_words(doc, t, stem, lang, "K", 1, false, nullptr);
+            index_words(doc, t, stem, lang, "", WDF_TAGS, true, &spelling);
             doc.add_boolean_term("XK" + search_fold(t));
         }
         std::string body = d->body ? d->body : "";
-        if (body.size() > 4 * DATA_TEXT_MAX)
-            body.resize(4 * DATA_TEXT_MAX);
-        index_words(doc, search_casefold(body), stem, "", WDF_BODY, true, &spelling);
+        if (body.size() > 256 * 1024) /* the article limit is 1 MiB of Markdown */
+            body.resize(kb_text_utf8_prefix(body.data(), 256 * 1024));
+        index_words(doc, search_casefold(body), stem, lang, "", WDF_BODY, true, &spelling);
 
         std::string category = d->category ? d->category : "";
         doc.add_boolean_term("XL" + lang);
@@ -258,7 +289,9 @@ extern "C" enum kb_err search_index_put(struct search_index *idx, const struct s
         doc.add_value(SEARCH_VALUE_UPDATED, Xapian::sortable_serialise((double)d->updated_at));
 
         std::string data;
-        data.reserve(body.size() + 256);
+        data.reserve(DATA_TEXT_MAX + 512);
+        data += std::to_string(d->id);
+        data += '\0';
         data += d->slug ? d->slug : "";
         data += '\0';
         data += d->title ? d->title : "";
@@ -273,7 +306,7 @@ extern "C" enum kb_err search_index_put(struct search_index *idx, const struct s
 
         idx->wdb.replace_document(idterm, doc);
         for (const auto &w : spelling)
-            idx->wdb.add_spelling(w);
+            idx->pending_spelling[w]++;
         if (idx->langs.insert(lang).second) {
             std::string v;
             for (const auto &l : idx->langs)
@@ -303,10 +336,20 @@ extern "C" enum kb_err search_index_commit(struct search_index *idx)
     if (!idx->writable)
         return KB_EINVAL;
     try {
-        idx->wdb.commit();
+        for (const auto &w : idx->pending_spelling)
+            idx->wdb.add_spelling(w.first, w.second);
+        idx->pending_spelling.clear();
+        idx->wdb.commit_transaction(); /* a flushed transaction: durable on return */
+        idx->wdb.begin_transaction(true);
         return KB_OK;
     } catch (...) {
-        return search_fail("commit");
+        enum kb_err err = search_fail("commit");
+        /* Keep the invariant (a transaction is open) for the next batch when we can. */
+        try {
+            idx->wdb.begin_transaction(true);
+        } catch (...) {
+        }
+        return err;
     }
 }
 
@@ -315,11 +358,15 @@ extern "C" enum kb_err search_index_clear(struct search_index *idx)
     if (!idx->writable)
         return KB_EINVAL;
     try {
-        /* Overwrite: documents, spelling data, synonyms and metadata go together. */
+        /* Overwrite: documents, spelling data, synonyms and metadata go together. Pending
+         * changes are dropped first, and the empty index is on disk at once (overwriting
+         * cannot happen inside a transaction). */
+        idx->wdb.cancel_transaction();
         idx->wdb.close();
         idx->wdb = Xapian::WritableDatabase(idx->dir, Xapian::DB_CREATE_OR_OVERWRITE);
         idx->db = idx->wdb;
         idx->langs.clear();
+        idx->wdb.begin_transaction(true);
         return KB_OK;
     } catch (...) {
         return search_fail("clear");

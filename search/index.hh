@@ -11,7 +11,8 @@
  *   Q<id>             the article id (unique: replace_document / delete_document)
  *   XL<lang> XA<audience> XS<status> XC<category> XK<tag>   boolean filters
  * Values: 0 category (display form, for facets), 1 popularity, 2 updated time (both
- * sortable_serialise). Document data: slug NUL title NUL category NUL lang NUL text.
+ * sortable_serialise). Document data: id NUL slug NUL title NUL category NUL lang NUL text
+ * (the first 8 KB of the text: enough for snippets, little to read per hit).
  * Metadata "langs": the languages present, comma-separated. Synonym keys: "<lang>:<words>"
  * with words folded and joined by one space. */
 #ifndef SEARCH_INDEX_HH
@@ -19,6 +20,7 @@
 
 #include <set>
 #include <string>
+#include <unordered_map>
 
 #include <xapian.h>
 
@@ -36,10 +38,14 @@ struct search_index {
     bool writable = false;
     std::string dir;
     std::set<std::string> langs;    /* languages present in the index */
+    /* Spelling data gathered since the last commit: word -> occurrences in documents.
+     * Adding it per document costs a table update each time; once per commit is enough. */
+    std::unordered_map<std::string, Xapian::termcount> pending_spelling;
 };
 
 /* The fields of a document's data. */
 struct search_docdata {
+    int64_t id = 0;
     std::string slug, title, category, lang, text;
 };
 
@@ -63,6 +69,16 @@ size_t search_stems(const Xapian::Stem &stem, const std::string &word, std::stri
  * stems, escaped, matches in <mark>. */
 std::string search_snippet(const std::string &text, const std::string &lang,
                            const std::set<std::string> &stems);
+
+/* search_stems() of a case-folded word, remembered per thread: a knowledge base uses a few
+ * tens of thousands of distinct words, and folding and stemming each occurrence again was
+ * most of the indexing time. The reference is valid until the next call on this thread. */
+struct search_word_stems {
+    std::string folded, st[2];
+    size_t k = 0;
+};
+const search_word_stems &search_stems_memo(const Xapian::Stem &stem, const std::string &lang,
+                                           const std::string &word);
 
 /* Log and map a Xapian or other C++ exception (call inside catch). */
 enum kb_err search_fail(const char *what);

@@ -265,11 +265,7 @@ void fill_hits(search_result *r, const Xapian::MSet &mset,
     for (auto it = mset.begin(); it != mset.end(); ++it) {
         search_docdata d = search_docdata_parse(it.get_document().get_data());
         search_hit *h = &r->hits[r->nhits++];
-        Xapian::Document doc = it.get_document();
-        Xapian::TermIterator t = doc.termlist_begin();
-        t.skip_to("Q");
-        if (t != doc.termlist_end() && (*t)[0] == 'Q')
-            h->id = strtoll((*t).c_str() + 1, nullptr, 10);
+        h->id = d.id;
         h->slug = dup(d.slug);
         h->title = dup(d.title);
         h->category = dup(d.category);

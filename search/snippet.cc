@@ -7,6 +7,7 @@
 #include "search/index.hh"
 
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 extern "C" {
@@ -17,8 +18,39 @@ extern "C" {
 
 #include "search/lang.hh"
 
-static const size_t SNIPPET_SCAN = 16 * 1024; /* bytes of text looked at */
+static const size_t SNIPPET_SCAN = 4 * 1024;  /* bytes of text looked at */
 static const size_t SNIPPET_WORDS = 32;       /* words shown */
+static const size_t MEMO_MAX = 32 * 1024;     /* remembered words per thread (a few MB) */
+
+namespace {
+struct memo_stems {
+    std::string st[2];
+    size_t k;
+};
+} // namespace
+
+/* The stems of one word of text (as written) in lang. Folding and stemming every word of
+ * every hit's text was most of a query's time; a knowledge base uses a few thousand distinct
+ * words, so each thread remembers them (readers are per thread). Emptied when full. The
+ * reference is valid until the next call. */
+static const memo_stems &word_stems(const Xapian::Stem &stem, const std::string &lang,
+                                    const char *word, size_t len)
+{
+    thread_local std::unordered_map<std::string, memo_stems> memo;
+    thread_local std::string key;
+    key.assign(lang);
+    key.push_back('\0');
+    key.append(word, len);
+    auto it = memo.find(key);
+    if (it != memo.end())
+        return it->second;
+    if (memo.size() >= MEMO_MAX)
+        memo.clear();
+    memo_stems m;
+    std::string folded;
+    m.k = search_stems(stem, search_casefold(std::string(word, len)), &folded, m.st);
+    return memo.emplace(key, std::move(m)).first->second;
+}
 
 std::string search_snippet(const std::string &text, const std::string &lang,
                            const std::set<std::string> &stems)
@@ -29,14 +61,31 @@ std::string search_snippet(const std::string &text, const std::string &lang,
     n = std::min(n, words.size());
     std::vector<char> hit(n, 0);
     Xapian::Stem stem = search_stemmer(lang);
+    /* Folding and stemming every word of ten articles costs more than the search itself,
+     * so words are first screened on their first two letters: a word can only stem to a
+     * query stem if it starts like one (Snowball only rewrites endings). */
+    std::vector<bool> starts(65536, false);
+    bool screen = true;
+    for (const auto &st : stems) {
+        if (st.size() < 2)
+            screen = false;
+        else
+            starts[(unsigned char)st[0] << 8 | (unsigned char)st[1]] = true;
+    }
     for (size_t i = 0; i < n && !stems.empty(); i++) {
         if (words[i].len > SEARCH_MAX_WORD)
             continue;
-        std::string folded, st[2];
-        size_t k = search_stems(stem, search_casefold(std::string(text.data() + words[i].off,
-                                                                  words[i].len)),
-                                &folded, st);
-        hit[i] = stems.count(st[0]) || (k == 2 && stems.count(st[1]));
+        const char *w = text.data() + words[i].off;
+        if (screen && words[i].len >= 2 && (unsigned char)w[0] < 0x80 &&
+            (unsigned char)w[1] < 0x80) {
+            unsigned a = (unsigned char)w[0], b = (unsigned char)w[1];
+            a = a >= 'A' && a <= 'Z' ? a + 32 : a;
+            b = b >= 'A' && b <= 'Z' ? b + 32 : b;
+            if (!starts[a << 8 | b])
+                continue;
+        }
+        const memo_stems &m = word_stems(stem, lang, w, words[i].len);
+        hit[i] = stems.count(m.st[0]) || (m.k == 2 && stems.count(m.st[1]));
     }
     /* The window of SNIPPET_WORDS words with the most matches (first one on ties). */
     size_t best = 0, best_count = 0, count = 0;

@@ -296,6 +296,43 @@ static void suggest_and_related(void **state)
     search_index_free(rd);
 }
 
+static void clear_and_uncommitted(void **state)
+{
+    (void)state;
+    /* A separate index: clearing must not disturb the other tests. */
+    char own[128];
+    snprintf(own, sizeof own, "/tmp/kb-test-search-clear-XXXXXX");
+    assert_non_null(mkdtemp(own));
+    struct search_index *w = NULL, *rd = NULL;
+    assert_int_equal(search_index_open(own, true, &w), KB_OK);
+    put_all(w);
+    assert_int_equal(search_index_commit(w), KB_OK);
+    assert_int_equal(search_index_open(own, false, &rd), KB_OK);
+    assert_int_equal(search_index_count(rd), 8);
+
+    /* A rebuild: clear, commit, and readers see an empty index that still answers. */
+    assert_int_equal(search_index_clear(w), KB_OK);
+    assert_int_equal(search_index_commit(w), KB_OK);
+    assert_int_equal(search_index_reopen(rd), KB_OK);
+    assert_int_equal(search_index_count(rd), 0);
+    struct search_query q = {.text = "véhicule", .lang = "fr"};
+    struct search_result *r = NULL;
+    assert_int_equal(search_run(rd, &q, &r), KB_OK);
+    assert_int_equal(r->nhits, 0);
+    search_result_free(r);
+
+    /* Freeing a writer discards what it did not commit. */
+    put_all(w);
+    search_index_free(w);
+    assert_int_equal(search_index_reopen(rd), KB_OK);
+    assert_int_equal(search_index_count(rd), 0);
+    search_index_free(rd);
+
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", own);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -304,6 +341,7 @@ int main(void)
         cmocka_unit_test(spelling_correction),    cmocka_unit_test(snippets_are_escaped_and_marked),
         cmocka_unit_test(other_languages_stem),   cmocka_unit_test(hostile_queries),
         cmocka_unit_test(writer_changes_are_seen), cmocka_unit_test(suggest_and_related),
+        cmocka_unit_test(clear_and_uncommitted),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
