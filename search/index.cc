@@ -115,7 +115,7 @@ const search_word_stems &search_stems_memo(const Xapian::Stem &stem, const std::
     if (memo.size() >= 100000)
         memo.clear();
     search_word_stems ws;
-    ws.k = search_stems(stem, word, &ws.folded, ws.st);
+    ws.k = search_stems(stem, search_casefold(word), &ws.folded, ws.st);
     return memo.emplace(key, std::move(ws)).first->second;
 }
 
@@ -213,8 +213,9 @@ extern "C" enum kb_err search_index_reopen(struct search_index *idx)
     }
 }
 
-/* Index the words of case-folded text: the folded words (when all_words) and their stems
- * under prefix. */
+/* Index the words of text (as written): their stems under prefix, the folded words themselves
+ * when all_words (titles, questions and tags only: suggestions complete those, and leaving
+ * them out of bodies halves the terms to write), and the words into *spelling when given. */
 static void index_words(Xapian::Document &doc, const std::string &text, const Xapian::Stem &stem,
                         const std::string &lang, const char *prefix, unsigned wdf,
                         bool all_words, std::set<std::string> *spelling)
@@ -234,11 +235,10 @@ static void index_words(Xapian::Document &doc, const std::string &text, const Xa
         const std::string &folded = ws.folded;
         const std::string *stems = ws.st;
         size_t k = ws.k;
-        if (all_words) {
+        if (all_words)
             doc.add_term(folded, wdf);
-            if (spelling && folded.size() >= 3 && !(folded[0] >= '0' && folded[0] <= '9'))
-                spelling->insert(folded);
-        }
+        if (spelling && folded.size() >= 3 && !(folded[0] >= '0' && folded[0] <= '9'))
+            spelling->insert(folded);
         for (size_t j = 0; j < k; j++) {
             term = "Z";
             term += prefix;
@@ -257,16 +257,16 @@ extern "C" enum kb_err search_index_put(struct search_index *idx, const struct s
         Xapian::Stem stem = search_stemmer(lang);
         Xapian::Document doc;
         std::set<std::string> spelling;
-        std::string title = search_casefold(d->title ? d->title : "");
+        std::string title = d->title ? d->title : "";
         index_words(doc, title, stem, lang, "S", 1, false, nullptr);
         index_words(doc, title, stem, lang, "", WDF_TITLE, true, &spelling);
         for (size_t i = 0; i < d->nquestions; i++) {
-            std::string q = search_casefold(d->questions[i]);
+            std::string q = d->questions[i];
             index_words(doc, q, stem, lang, "XQ", 1, false, nullptr);
             index_words(doc, q, stem, lang, "", WDF_QUESTIONS, true, &spelling);
         }
         for (size_t i = 0; i < d->ntags; i++) {
-            std::string t = search_casefold(d->tags[i]);
+            std::string t = d->tags[i];
             index_words(doc, t, stem, lang, "K", 1, false, nullptr);
             index_words(doc, t, stem, lang, "", WDF_TAGS, true, &spelling);
             doc.add_boolean_term("XK" + search_fold(t));
@@ -274,7 +274,7 @@ extern "C" enum kb_err search_index_put(struct search_index *idx, const struct s
         std::string body = d->body ? d->body : "";
         if (body.size() > 256 * 1024) /* the article limit is 1 MiB of Markdown */
             body.resize(kb_text_utf8_prefix(body.data(), 256 * 1024));
-        index_words(doc, search_casefold(body), stem, lang, "", WDF_BODY, true, &spelling);
+        index_words(doc, body, stem, lang, "", WDF_BODY, false, &spelling);
 
         std::string category = d->category ? d->category : "";
         doc.add_boolean_term("XL" + lang);

@@ -1,8 +1,8 @@
 /* search/index.hh: the layout of a kb search index, shared by the C++ files of search/.
  *
  * Terms (all words are folded: lower case, no accents; see kb_text_fold):
- *   <word>            every word of title, questions, tags and body, unstemmed (spelling
- *                     correction and search-as-you-type complete against these)
+ *   <word>            every word of title, questions and tags, unstemmed (search-as-you-type
+ *                     completes against these; spelling data covers the bodies too)
  *   Z<stem>           stems of all the text (the body field of the query); each word gives
  *                     one or two stems, see search_stems()
  *   ZS<stem>          stems of the title
@@ -70,9 +70,10 @@ size_t search_stems(const Xapian::Stem &stem, const std::string &word, std::stri
 std::string search_snippet(const std::string &text, const std::string &lang,
                            const std::set<std::string> &stems);
 
-/* search_stems() of a case-folded word, remembered per thread: a knowledge base uses a few
- * tens of thousands of distinct words, and folding and stemming each occurrence again was
- * most of the indexing time. The reference is valid until the next call on this thread. */
+/* search_stems() of a word as written (case-folded here), remembered per thread: a knowledge
+ * base uses a few tens of thousands of distinct words, and folding and stemming each
+ * occurrence again was most of the indexing and snippet time. The reference is valid until
+ * the next call on this thread. */
 struct search_word_stems {
     std::string folded, st[2];
     size_t k = 0;

@@ -295,6 +295,23 @@ void fill_facets(search_result *r, Xapian::ValueCountMatchSpy &spy)
     }
 }
 
+/* A word is known when the index has it in some form: as a title word, or its stem in one of
+ * the query's languages (an inflection of a known word is not a typo). */
+bool known_word(const Xapian::Database &db, const std::string &word,
+                const std::vector<std::string> &langs)
+{
+    std::string folded, st[2];
+    if (db.term_exists(search_fold(word)))
+        return true;
+    for (const auto &l : langs) {
+        size_t k = search_stems(search_stemmer(l), word, &folded, st);
+        for (size_t i = 0; i < k; i++)
+            if (db.term_exists("Z" + st[i]))
+                return true;
+    }
+    return false;
+}
+
 /* Spelling: words unknown to the index replaced by the closest known word (stop words are
  * left alone: "veux" is not a typo of "deux"). Empty when no word needed a change. */
 std::string correct(const Xapian::Database &db, const std::vector<std::string> &words,
@@ -308,7 +325,7 @@ std::string correct(const Xapian::Database &db, const std::vector<std::string> &
         bool stop = false;
         for (const auto &l : langs)
             stop = stop || search_is_stopword(l.c_str(), w.data(), w.size());
-        if (!stop && w.size() >= 4 && db.get_termfreq(w) == 0) {
+        if (!stop && w.size() >= 4 && !known_word(db, word, langs)) {
             std::string s = db.get_spelling_suggestion(w, 2);
             if (!s.empty() && s != w) {
                 use = s;

@@ -7,7 +7,6 @@
 #include "search/index.hh"
 
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 extern "C" {
@@ -20,38 +19,6 @@ extern "C" {
 
 static const size_t SNIPPET_SCAN = 4 * 1024;  /* bytes of text looked at */
 static const size_t SNIPPET_WORDS = 32;       /* words shown */
-static const size_t MEMO_MAX = 32 * 1024;     /* remembered words per thread (a few MB) */
-
-namespace {
-struct memo_stems {
-    std::string st[2];
-    size_t k;
-};
-} // namespace
-
-/* The stems of one word of text (as written) in lang. Folding and stemming every word of
- * every hit's text was most of a query's time; a knowledge base uses a few thousand distinct
- * words, so each thread remembers them (readers are per thread). Emptied when full. The
- * reference is valid until the next call. */
-static const memo_stems &word_stems(const Xapian::Stem &stem, const std::string &lang,
-                                    const char *word, size_t len)
-{
-    thread_local std::unordered_map<std::string, memo_stems> memo;
-    thread_local std::string key;
-    key.assign(lang);
-    key.push_back('\0');
-    key.append(word, len);
-    auto it = memo.find(key);
-    if (it != memo.end())
-        return it->second;
-    if (memo.size() >= MEMO_MAX)
-        memo.clear();
-    memo_stems m;
-    std::string folded;
-    m.k = search_stems(stem, search_casefold(std::string(word, len)), &folded, m.st);
-    return memo.emplace(key, std::move(m)).first->second;
-}
-
 std::string search_snippet(const std::string &text, const std::string &lang,
                            const std::set<std::string> &stems)
 {
@@ -84,7 +51,7 @@ std::string search_snippet(const std::string &text, const std::string &lang,
             if (!starts[a << 8 | b])
                 continue;
         }
-        const memo_stems &m = word_stems(stem, lang, w, words[i].len);
+        const search_word_stems &m = search_stems_memo(stem, lang, std::string(w, words[i].len));
         hit[i] = stems.count(m.st[0]) || (m.k == 2 && stems.count(m.st[1]));
     }
     /* The window of SNIPPET_WORDS words with the most matches (first one on ties). */
