@@ -151,3 +151,19 @@ enum kb_err kb_buf_put_urlenc(struct kb_buf *b, const char *s)
     }
     return KB_OK;
 }
+
+enum kb_err kb_buf_append_file(struct kb_buf *b, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return KB_ENOTFOUND;
+    char chunk[65536];
+    enum kb_err err = KB_OK;
+    size_t k;
+    while (!err && (k = fread(chunk, 1, sizeof chunk, f)) > 0)
+        err = kb_buf_append(b, chunk, k);
+    if (!err && ferror(f))
+        err = KB_EIO;
+    fclose(f);
+    return err;
+}

@@ -36,6 +36,9 @@ enum kb_err kb_buf_vprintf(struct kb_buf *b, const char *fmt, va_list ap) KB_MUS
 /* Append s HTML-escaped (& < > " ' become entities), for text and attribute values alike. */
 enum kb_err kb_buf_put_html(struct kb_buf *b, const char *s) KB_MUST_CHECK;
 enum kb_err kb_buf_put_html_n(struct kb_buf *b, const char *s, size_t n) KB_MUST_CHECK;
+/* Append the whole file at path (KB_ENOTFOUND when it cannot be opened, KB_ETOOBIG past the
+ * buffer's limit, KB_EIO on a read error). */
+enum kb_err kb_buf_append_file(struct kb_buf *b, const char *path) KB_MUST_CHECK;
 /* Append s percent-encoded for a URL query component (RFC 3986 unreserved kept). */
 enum kb_err kb_buf_put_urlenc(struct kb_buf *b, const char *s) KB_MUST_CHECK;
 

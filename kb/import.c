@@ -75,19 +75,11 @@ static enum kb_err read_file(const char *path, size_t max, char **data, size_t *
 {
     *data = NULL;
     *n = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return KB_EIO;
     struct kb_buf b;
     kb_buf_init(&b, max);
-    char chunk[65536];
-    enum kb_err err = KB_OK;
-    size_t k;
-    while (!err && (k = fread(chunk, 1, sizeof chunk, f)) > 0)
-        err = kb_buf_append(&b, chunk, k);
-    if (!err && ferror(f))
+    enum kb_err err = kb_buf_append_file(&b, path);
+    if (err == KB_ENOTFOUND)
         err = KB_EIO;
-    fclose(f);
     if (err) {
         kb_buf_release(&b);
         return err;

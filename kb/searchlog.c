@@ -143,30 +143,25 @@ void kb_searchlog_stop(void)
 static void push(struct entry e)
 {
     pthread_mutex_lock(&lg.mu);
-    if (!lg.running || lg.n >= LOG_MAX_QUEUE) {
-        pthread_mutex_unlock(&lg.mu);
-        atomic_fetch_add(&dropped, 1);
-        free(e.query);
-        free(e.lang);
-        free(e.slug);
-        return;
-    }
+    if (!lg.running || lg.n >= LOG_MAX_QUEUE)
+        goto drop;
     if (lg.n % LOG_BATCH == 0) {
         struct entry *p = realloc(lg.q, (lg.n + LOG_BATCH) * sizeof *p);
-        if (!p) {
-            pthread_mutex_unlock(&lg.mu);
-            atomic_fetch_add(&dropped, 1);
-            free(e.query);
-            free(e.lang);
-            free(e.slug);
-            return;
-        }
+        if (!p)
+            goto drop;
         lg.q = p;
     }
     lg.q[lg.n++] = e;
     if (lg.n >= LOG_BATCH)
         pthread_cond_signal(&lg.cv);
     pthread_mutex_unlock(&lg.mu);
+    return;
+drop:
+    pthread_mutex_unlock(&lg.mu);
+    atomic_fetch_add(&dropped, 1);
+    free(e.query);
+    free(e.lang);
+    free(e.slug);
 }
 
 void kb_searchlog_query(int64_t id, const char *query, const char *lang, int64_t results)

@@ -2,7 +2,6 @@
  * alternating literal and slot segments, so rendering is a walk with no parsing. */
 #include "kb/template.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,17 +42,9 @@ static enum kb_err add_segment(struct kb_template *t, const char *p, size_t n, i
 enum kb_err kb_template_load(const char *path, struct kb_template **out)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return KB_ENOTFOUND;
     struct kb_buf b;
     kb_buf_init(&b, TEMPLATE_MAX_BYTES);
-    char chunk[8192];
-    size_t k;
-    enum kb_err err = KB_OK;
-    while (!err && (k = fread(chunk, 1, sizeof chunk, f)) > 0)
-        err = kb_buf_append(&b, chunk, k);
-    fclose(f);
+    enum kb_err err = kb_buf_append_file(&b, path);
     struct kb_template *t = calloc(1, sizeof *t);
     if (err || !t) {
         kb_buf_release(&b);
