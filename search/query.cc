@@ -37,7 +37,7 @@ static double BM25_K1 = 1.2, BM25_B = 0.75;
 
 static const size_t QUERY_MAX_BYTES = 1000;
 static const size_t QUERY_MAX_WORDS = 32;
-static const Xapian::doccount FACET_CHECK = 500; /* documents looked at for facet counts */
+static const Xapian::doccount FACET_CHECK = 200; /* documents looked at for facet counts */
 
 /* Tuning hooks for the relevance benchmark only: KB_SEARCH_WEIGHTS="title,questions,tags"
  * and KB_SEARCH_BM25="k1,b" override the constants above. */

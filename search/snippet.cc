@@ -17,7 +17,7 @@ extern "C" {
 
 #include "search/lang.hh"
 
-static const size_t SNIPPET_SCAN = 4 * 1024;  /* bytes of text looked at */
+static const size_t SNIPPET_SCAN = 2 * 1024;  /* bytes of text looked at */
 static const size_t SNIPPET_WORDS = 32;       /* words shown */
 std::string search_snippet(const std::string &text, const std::string &lang,
                            const std::set<std::string> &stems)
