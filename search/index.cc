@@ -25,7 +25,6 @@ extern "C" {
 
 /* wdf multipliers per field: how much one occurrence counts in the all-text field. */
 static const unsigned WDF_TITLE = 3, WDF_QUESTIONS = 2, WDF_TAGS = 2, WDF_BODY = 1;
-static const size_t DATA_TEXT_MAX = 8 * 1024; /* text kept for snippets */
 
 enum kb_err search_fail(const char *what)
 {
@@ -289,7 +288,7 @@ extern "C" enum kb_err search_index_put(struct search_index *idx, const struct s
         doc.add_value(SEARCH_VALUE_UPDATED, Xapian::sortable_serialise((double)d->updated_at));
 
         std::string data;
-        data.reserve(DATA_TEXT_MAX + 512);
+        data.reserve(SEARCH_SNIPPET_TEXT + 512);
         data += std::to_string(d->id);
         data += '\0';
         data += d->slug ? d->slug : "";
@@ -300,7 +299,7 @@ extern "C" enum kb_err search_index_put(struct search_index *idx, const struct s
         data += '\0';
         data += lang;
         data += '\0';
-        size_t keep = kb_text_utf8_prefix(body.data(), std::min(body.size(), DATA_TEXT_MAX));
+        size_t keep = kb_text_utf8_prefix(body.data(), std::min<size_t>(body.size(), SEARCH_SNIPPET_TEXT));
         data.append(body, 0, keep);
         doc.set_data(data);
 

@@ -12,7 +12,7 @@
  *   XL<lang> XA<audience> XS<status> XC<category> XK<tag>   boolean filters
  * Values: 0 category (display form, for facets), 1 popularity, 2 updated time (both
  * sortable_serialise). Document data: id NUL slug NUL title NUL category NUL lang NUL text
- * (the first 8 KB of the text: enough for snippets, little to read per hit).
+ * (the first SEARCH_SNIPPET_TEXT bytes of the text).
  * Metadata "langs": the languages present, comma-separated. Synonym keys: "<lang>:<words>"
  * with words folded and joined by one space. */
 #ifndef SEARCH_INDEX_HH
@@ -31,6 +31,9 @@ extern "C" {
 enum { SEARCH_VALUE_CATEGORY = 0, SEARCH_VALUE_POPULARITY = 1, SEARCH_VALUE_UPDATED = 2 };
 
 #define SEARCH_MAX_WORD 64 /* longer "words" (hashes, URLs) are not indexed */
+/* Bytes of an article's text kept in the document data, cut on a UTF-8 boundary: snippets
+ * are taken from them. Small on purpose: Xapian inflates the data of every hit shown. */
+#define SEARCH_SNIPPET_TEXT 2048
 
 struct search_index {
     Xapian::Database db;            /* the reader, or the writer seen as a Database */

@@ -17,12 +17,12 @@ extern "C" {
 
 #include "search/lang.hh"
 
-static const size_t SNIPPET_SCAN = 2 * 1024;  /* bytes of text looked at */
 static const size_t SNIPPET_WORDS = 32;       /* words shown */
 std::string search_snippet(const std::string &text, const std::string &lang,
                            const std::set<std::string> &stems)
 {
-    size_t scan = kb_text_utf8_prefix(text.data(), std::min(text.size(), SNIPPET_SCAN));
+    /* The stored text is at most SEARCH_SNIPPET_TEXT bytes, cut on a UTF-8 boundary. */
+    size_t scan = std::min<size_t>(text.size(), SEARCH_SNIPPET_TEXT);
     std::vector<search_span> words(scan / 2 + 1);
     size_t n = search_words(text.data(), scan, words.data(), words.size());
     n = std::min(n, words.size());
