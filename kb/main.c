@@ -5,18 +5,22 @@
  *   kb [--db PATH] index [--rebuild]    apply pending index changes / rebuild the index
  *   kb [--db PATH] search [--lang L] [--category C] [--internal] [--limit N] [--json] QUERY
  *   kb [--db PATH] serve [--port N] [--bind ADDR] [--web DIR] [--threads N] [--base-url URL]
+ *   kb bot --rules DIR [--user NAME] [--utf8]
  *
  * Every flag has an environment equivalent (KB_DB, KB_PORT, ...); flags win. Exit status:
  * 0 success, 1 failure, 2 usage error. */
 #include <errno.h>
+#include <dirent.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "bot/cli.h"
 #include "kb/api.h"
 #include "kb/buf.h"
 #include "kb/import.h"
@@ -54,10 +58,11 @@ static void usage(FILE *f)
           "\n"
           "commands:\n"
           "  import DIR     import every *.md under DIR (and DIR/synonyms/<lang>.txt)\n"
-          "  check DIR      check articles without writing anything\n"
+          "  check DIR      check articles (and RiveScript rules under DIR/bot) without writing\n"
           "  index          apply pending index changes; --rebuild rebuilds from the database\n"
           "  search QUERY   search from the terminal (--lang, --category, --internal, --json)\n"
           "  serve          serve the FAQ pages and the JSON API (--port, default 8080)\n"
+          "  bot            chat with a RiveScript rules folder on the terminal (--rules DIR)\n"
           "  version        print the version\n"
           "\n"
           "global options:\n"
@@ -83,6 +88,32 @@ static int open_store(struct kb_ctx *ctx, bool readonly, struct kb_store **st)
 }
 
 /* ---- import / check ------------------------------------------------------------------ */
+
+/* kb check also validates chatbot rules: DIR/bot/<lang>/ folders, or DIR/bot itself. Returns
+ * the number of errors. */
+static int check_rules(const char *dir)
+{
+    char rules[4096];
+    snprintf(rules, sizeof rules, "%s/bot", dir);
+    DIR *d = opendir(rules);
+    if (!d)
+        return 0;
+    int errors = 0, sub = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char path[4096 + 256];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s", rules, e->d_name);
+        if (e->d_name[0] != '.' && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            errors += bot_check_dir(path, true, stderr);
+            sub++;
+        }
+    }
+    closedir(d);
+    if (!sub)
+        errors += bot_check_dir(rules, true, stderr);
+    return errors;
+}
 
 static int cmd_import(struct kb_ctx *ctx, int argc, char **argv, bool check_only)
 {
@@ -125,20 +156,24 @@ static int cmd_import(struct kb_ctx *ctx, int argc, char **argv, bool check_only
             rc = 1;
         }
     }
+    int bot_errors = 0;
+    if (check_only)
+        bot_errors = check_rules(dir);
     if (err && !rc)
         rc = 1;
     if (err)
         fprintf(stderr, "kb: %s failed: %s\n", argv[0], kb_strerror(err));
     if (check_only)
-        printf("%zu files checked: %zu ok, %zu with errors, %zu warnings\n", rep.files,
-               rep.files - rep.failed, rep.failed, rep.warnings);
+        printf("%zu files checked: %zu ok, %zu with errors, %zu warnings%s\n", rep.files,
+               rep.files - rep.failed, rep.failed, rep.warnings,
+               bot_errors ? "; bot rules have errors" : "");
     else
         printf("%zu files: %zu created, %zu updated, %zu unchanged, %zu archived, %zu failed "
                "(%.2f s)\n",
                rep.files, rep.created, rep.updated, rep.unchanged, rep.archived, rep.failed,
                rep.seconds);
     kb_store_free(st);
-    if (!rc && rep.failed)
+    if (!rc && (rep.failed || bot_errors))
         rc = 1;
     return rc;
 }
@@ -377,6 +412,10 @@ int main(int argc, char **argv)
         return cmd_search(&ctx, nsub, sub);
     if (strcmp(cmd, "serve") == 0)
         return cmd_serve(&ctx, nsub, sub);
+    if (strcmp(cmd, "bot") == 0) {
+        optind = 1;
+        return bot_cli_main(nsub, sub);
+    }
     if (strcmp(cmd, "version") == 0) {
         puts("kb " KB_VERSION);
         return 0;

@@ -126,3 +126,25 @@ test('a change committed to SQLite but not to Xapian is replayed at start-up', a
     await srv.stop();
   }
 });
+
+test('kb bot scripts one line per input line, French accents and apostrophes included', () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'fr.rive'), [
+    '! version = 2.0', '',
+    '+ bonjour', '- Bonjour ! Comment puis-je vous aider ?', '',
+    "+ j'ai perdu *", '- Vous avez perdu <star> ? Je regarde.', '',
+    '+ où est mon véhicule', "- Votre véhicule est à l'atelier.", '',
+    '+ *', "- Je n'ai pas compris.", ''].join('\n'));
+  const r = spawnSync(process.env.KB_BIN, ['bot', '--rules', dir, '--utf8'],
+    { input: "bonjour\nJ'ai perdu ma clé\nOÙ est mon véhicule ?\n\nxyz\n", encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stdout.split('\n'), ['Bonjour ! Comment puis-je vous aider ?',
+    'Vous avez perdu ma clé ? Je regarde.', "Votre véhicule est à l'atelier.",
+    "Je n'ai pas compris.", "Je n'ai pas compris.", '']);
+  // kb check validates a content folder's bot rules too.
+  const content = join(dir, 'content');
+  mkdirSync(join(content, 'bot', 'fr'), { recursive: true });
+  writeFileSync(join(content, 'bot', 'fr', 'ok.rive'), '! version = 2.0\n+ salut\n- Salut !\n');
+  assert.equal(kb(['check', content]).status, 0);
+  rmSync(dir, { recursive: true, force: true });
+});

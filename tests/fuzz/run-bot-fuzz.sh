@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Build the RiveScript fuzzer with clang (libFuzzer + ASan + UBSan) and run it.
+# usage: tests/fuzz/run-bot-fuzz.sh [SECONDS]   (default 60)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+secs=${1:-60}
+out=build-fuzz
+mkdir -p "$out/corpus-bot"
+# Seed with the RSTS sources and shipped rules.
+find ../shared/data/rsts content -name '*.yml' -o -name '*.rive' 2>/dev/null |
+  while read -r f; do cp "$f" "$out/corpus-bot/" 2>/dev/null || true; done
+clang -g -O1 -std=c17 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -I. \
+  tests/fuzz/fuzz_bot.c bot/rivescript.c kb/buf.c kb/text.c kb/err.c kb/log.c \
+  $(pkg-config --cflags --libs jansson libutf8proc) -lpthread -lm \
+  -o "$out/fuzz_bot"
+"$out/fuzz_bot" -max_total_time="$secs" -max_len=65536 -timeout=10 -print_final_stats=1 \
+  "$out/corpus-bot"
