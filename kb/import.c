@@ -222,7 +222,8 @@ enum kb_err kb_import_dir(struct kb_store *st, const char *dir, const char *defa
     }
     if (walk.overflow)
         fprintf(out, "%s: more than %d files, the rest is ignored\n", root, IMPORT_MAX_FILES);
-    qsort(walk.paths, walk.n, sizeof *walk.paths, cmp_str);
+    if (walk.n)
+        qsort(walk.paths, walk.n, sizeof *walk.paths, cmp_str);
     rep->files = walk.n;
 
     enum kb_err err = KB_OK;
