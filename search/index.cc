@@ -122,10 +122,10 @@ search_docdata search_docdata_parse(const std::string &data)
 {
     search_docdata d;
     std::string id;
-    std::string *fields[] = {&id, &d.slug, &d.title, &d.category, &d.lang, &d.text};
+    std::string *fields[] = {&id, &d.slug, &d.title, &d.category, &d.lang};
     size_t pos = 0;
-    for (size_t i = 0; i < 6 && pos <= data.size(); i++) {
-        size_t end = i == 5 ? data.size() : data.find('\0', pos);
+    for (size_t i = 0; i < 5 && pos <= data.size(); i++) {
+        size_t end = i == 4 ? data.size() : data.find('\0', pos);
         if (end == std::string::npos)
             end = data.size();
         fields[i]->assign(data, pos, end - pos);
@@ -288,7 +288,7 @@ extern "C" enum kb_err search_index_put(struct search_index *idx, const struct s
         doc.add_value(SEARCH_VALUE_UPDATED, Xapian::sortable_serialise((double)d->updated_at));
 
         std::string data;
-        data.reserve(SEARCH_SNIPPET_TEXT + 512);
+        data.reserve(512);
         data += std::to_string(d->id);
         data += '\0';
         data += d->slug ? d->slug : "";
@@ -298,9 +298,9 @@ extern "C" enum kb_err search_index_put(struct search_index *idx, const struct s
         data += category;
         data += '\0';
         data += lang;
-        data += '\0';
-        size_t keep = kb_text_utf8_prefix(body.data(), std::min<size_t>(body.size(), SEARCH_SNIPPET_TEXT));
-        data.append(body, 0, keep);
+        size_t keep = kb_text_utf8_prefix(body.data(),
+                                          std::min<size_t>(body.size(), SEARCH_SNIPPET_TEXT));
+        doc.add_value(SEARCH_VALUE_TEXT, body.substr(0, keep));
         doc.set_data(data);
 
         idx->wdb.replace_document(idterm, doc);

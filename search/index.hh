@@ -11,8 +11,10 @@
  *   Q<id>             the article id (unique: replace_document / delete_document)
  *   XL<lang> XA<audience> XS<status> XC<category> XK<tag>   boolean filters
  * Values: 0 category (display form, for facets), 1 popularity, 2 updated time (both
- * sortable_serialise). Document data: id NUL slug NUL title NUL category NUL lang NUL text
- * (the first SEARCH_SNIPPET_TEXT bytes of the text).
+ * sortable_serialise), 3 the first SEARCH_SNIPPET_TEXT bytes of the text, for snippets (in a
+ * value rather than the data because Xapian zlib-compresses document data, and inflating it
+ * for every hit cost more than the search). Document data: id NUL slug NUL title NUL
+ * category NUL lang.
  * Metadata "langs": the languages present, comma-separated. Synonym keys: "<lang>:<words>"
  * with words folded and joined by one space. */
 #ifndef SEARCH_INDEX_HH
@@ -28,7 +30,12 @@ extern "C" {
 #include "search/search.h"
 }
 
-enum { SEARCH_VALUE_CATEGORY = 0, SEARCH_VALUE_POPULARITY = 1, SEARCH_VALUE_UPDATED = 2 };
+enum {
+    SEARCH_VALUE_CATEGORY = 0,
+    SEARCH_VALUE_POPULARITY = 1,
+    SEARCH_VALUE_UPDATED = 2,
+    SEARCH_VALUE_TEXT = 3,
+};
 
 #define SEARCH_MAX_WORD 64 /* longer "words" (hashes, URLs) are not indexed */
 /* Bytes of an article's text kept in the document data, cut on a UTF-8 boundary: snippets
@@ -49,7 +56,7 @@ struct search_index {
 /* The fields of a document's data. */
 struct search_docdata {
     int64_t id = 0;
-    std::string slug, title, category, lang, text;
+    std::string slug, title, category, lang;
 };
 
 search_docdata search_docdata_parse(const std::string &data);

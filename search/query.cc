@@ -263,7 +263,8 @@ void fill_hits(search_result *r, const Xapian::MSet &mset,
         throw std::bad_alloc();
     static const std::set<std::string> none;
     for (auto it = mset.begin(); it != mset.end(); ++it) {
-        search_docdata d = search_docdata_parse(it.get_document().get_data());
+        Xapian::Document doc = it.get_document();
+        search_docdata d = search_docdata_parse(doc.get_data());
         search_hit *h = &r->hits[r->nhits++];
         h->id = d.id;
         h->slug = dup(d.slug);
@@ -273,7 +274,8 @@ void fill_hits(search_result *r, const Xapian::MSet &mset,
         h->score = it.get_weight();
         if (stems) {
             auto s = stems->find(d.lang);
-            h->snippet = dup(search_snippet(d.text, d.lang, s != stems->end() ? s->second : none));
+            h->snippet = dup(search_snippet(doc.get_value(SEARCH_VALUE_TEXT), d.lang,
+                                            s != stems->end() ? s->second : none));
         }
     }
 }
