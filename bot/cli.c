@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bot/rivescript.h"
+#include "bot/brain.h"
 #include "kb/buf.h"
 
 #define BOT_FILE_MAX (8u << 20)
@@ -46,15 +46,22 @@ enum kb_err bot_brain_load_dir(struct bot_brain *b, const char *dir)
     }
     if (n)
         qsort(names, n, sizeof *names, cmp_names);
+    /* One unreadable or oversized file is reported and skipped: the others still load. */
     for (size_t i = 0; i < n && !err; i++) {
         struct kb_buf path, text;
         kb_buf_init(&path, 4096);
         kb_buf_init(&text, BOT_FILE_MAX);
         err = kb_buf_printf(&path, "%s/%s", dir, names[i]);
-        if (!err)
-            err = kb_buf_append_file(&text, path.data);
-        if (!err)
-            err = bot_brain_stream(b, text.data ? text.data : "", names[i]);
+        enum kb_err fe = err ? KB_OK : kb_buf_append_file(&text, path.data);
+        if (fe == KB_ENOMEM)
+            err = fe;
+        else if (fe)
+            bot_diag_file(b, path.data, fe == KB_ETOOBIG ? "file larger than 8 MiB, skipped"
+                                                          : "cannot read the file, skipped");
+        else if (!err && memchr(text.data ? text.data : "", 0, text.len))
+            bot_diag_file(b, path.data, "binary file (NUL bytes), skipped");
+        else if (!err)
+            err = bot_brain_stream(b, text.data ? text.data : "", path.data);
         kb_buf_release(&path);
         kb_buf_release(&text);
     }
@@ -66,18 +73,40 @@ out:
     return err;
 }
 
-int bot_check_dir(const char *dir, bool utf8, FILE *out)
+static void diag_print(void *ctx, enum bot_severity sev, const char *file, unsigned line,
+                       const char *msg)
+{
+    if (line)
+        fprintf(ctx, "%s:%u: %s: %s\n", file, line, sev == BOT_DIAG_ERROR ? "error" : "warning",
+                msg);
+    else
+        fprintf(ctx, "%s: %s: %s\n", file, sev == BOT_DIAG_ERROR ? "error" : "warning", msg);
+}
+
+void bot_diag_file(struct bot_brain *b, const char *path, const char *msg)
+{
+    bot_diag(b, BOT_DIAG_ERROR, path, 0, "%s", msg);
+}
+
+int bot_check_dir(const char *dir, bool utf8, FILE *out, unsigned *warnings)
 {
     struct bot_brain *b = NULL;
     int errors = 0;
     enum kb_err e = bot_brain_new(utf8 ? BOT_UTF8 : 0, &b);
-    if (!e)
+    if (!e) {
+        bot_brain_set_diag(b, diag_print, out);
         e = bot_brain_load_dir(b, dir);
+    }
     if (!e)
         e = bot_brain_sort(b);
     if (e) {
         fprintf(out, "%s: %s\n", dir, kb_strerror(e));
         errors++;
+    }
+    if (b) {
+        errors += (int)bot_brain_errors(b);
+        if (warnings)
+            *warnings += bot_brain_warnings(b);
     }
     bot_brain_free(b);
     return errors;
@@ -89,7 +118,7 @@ static void usage(FILE *f)
                "  chat with the rules in DIR (*.rive); one reply line per input line\n");
 }
 
-int bot_cli_main(int argc, char **argv)
+int bot_cli_main(int argc, char **argv, bot_cli_setup_fn *setup, void *ctx)
 {
     const char *rules = NULL, *user = "localuser";
     bool utf8 = false;
@@ -121,6 +150,8 @@ int bot_cli_main(int argc, char **argv)
         e = bot_brain_load_dir(b, rules);
     if (!e)
         e = bot_brain_sort(b);
+    if (!e && setup)
+        e = setup(ctx, b);
     if (e) {
         fprintf(stderr, "bot: %s: %s\n", rules, kb_strerror(e));
         goto out;

@@ -105,13 +105,13 @@ static int check_rules(const char *dir)
         struct stat sb;
         snprintf(path, sizeof path, "%s/%s", rules, e->d_name);
         if (e->d_name[0] != '.' && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-            errors += bot_check_dir(path, true, stderr);
+            errors += bot_check_dir(path, true, stderr, NULL);
             sub++;
         }
     }
     closedir(d);
     if (!sub)
-        errors += bot_check_dir(rules, true, stderr);
+        errors += bot_check_dir(rules, true, stderr, NULL);
     return errors;
 }
 
@@ -414,7 +414,7 @@ int main(int argc, char **argv)
         return cmd_serve(&ctx, nsub, sub);
     if (strcmp(cmd, "bot") == 0) {
         optind = 1;
-        return bot_cli_main(nsub, sub);
+        return bot_cli_main(nsub, sub, NULL, NULL);
     }
     if (strcmp(cmd, "version") == 0) {
         puts("kb " KB_VERSION);

@@ -81,6 +81,49 @@ char *kb_text_upper(const char *s)
     return out;
 }
 
+char *kb_text_case(const char *s, enum kb_case mode)
+{
+    char *nfc = kb_text_nfc(s);
+    if (!nfc)
+        return NULL;
+    size_t n = strlen(nfc);
+    char *out = malloc(n * 4 + 1); /* simple mappings: at most 4 bytes per code point */
+    if (!out) {
+        free(nfc);
+        return NULL;
+    }
+    size_t o = 0, i = 0;
+    bool start = true, first = true;
+    while (i < n) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k =
+            utf8proc_iterate((const utf8proc_uint8_t *)nfc + i, (utf8proc_ssize_t)(n - i), &cp);
+        if (k <= 0)
+            break;
+        i += (size_t)k;
+        utf8proc_int32_t m;
+        switch (mode) {
+        case KB_CASE_UPPER:
+            m = utf8proc_toupper(cp);
+            break;
+        case KB_CASE_TITLE:
+            m = start ? utf8proc_totitle(cp) : utf8proc_tolower(cp);
+            break;
+        case KB_CASE_SENTENCE:
+            m = first ? utf8proc_totitle(cp) : utf8proc_tolower(cp);
+            break;
+        default:
+            m = utf8proc_tolower(cp);
+        }
+        start = cp == ' ' || cp == '\n' || cp == '\t';
+        first = false;
+        o += (size_t)utf8proc_encode_char(m, (utf8proc_uint8_t *)out + o);
+    }
+    out[o] = 0;
+    free(nfc);
+    return out;
+}
+
 char *kb_text_sanitize(const char *s, size_t n)
 {
     char *out = malloc(n * 3 + 1);

@@ -21,6 +21,11 @@ char *kb_text_casefold(const char *s);
 char *kb_text_fold(const char *s);
 /* Upper-case (simple mapping per code point), NFC. */
 char *kb_text_upper(const char *s);
+/* Case mapping per code point (simple mappings, NFC): KB_CASE_UPPER, KB_CASE_LOWER,
+ * KB_CASE_TITLE (first letter of each word in title case, the rest lower), KB_CASE_SENTENCE
+ * (first letter of the text upper, the rest lower). A word starts after a space. */
+enum kb_case { KB_CASE_UPPER, KB_CASE_LOWER, KB_CASE_TITLE, KB_CASE_SENTENCE };
+char *kb_text_case(const char *s, enum kb_case mode);
 /* Copy of s with invalid UTF-8 sequences replaced by U+FFFD; never NULL unless out of memory. */
 char *kb_text_sanitize(const char *s, size_t n);
 /* URL slug from a title: folded, [a-z0-9] runs joined by '-', at most 80 bytes. */

@@ -3,5 +3,5 @@
 
 int main(int argc, char **argv)
 {
-    return bot_cli_main(argc, argv);
+    return bot_cli_main(argc, argv, NULL, NULL);
 }

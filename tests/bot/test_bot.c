@@ -1,5 +1,8 @@
 /* tests/bot/test_bot.c: behaviour the RSTS does not cover: French rules, state JSON round
- * trip, hostile input (1 MB, invalid UTF-8, redirect loops, garbage rule files). */
+ * trip, hostile input (1 MB, invalid UTF-8, redirect loops, garbage rule files), the WD's
+ * trigger order, topic includes/inherits, object macros, diagnostics, weighted replies,
+ * <botstar>, Unicode string tags, the begin block's tag order, threads. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,8 +11,31 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "bot/cli.h"
 #include "bot/rivescript.h"
+#include "kb/buf.h"
+
+/* Diagnostics collected as "file:line: E|W: message" lines. */
+static void collect(void *ctx, enum bot_severity sev, const char *file, unsigned line,
+                    const char *msg)
+{
+    KB_IGNORE(kb_buf_printf(ctx, "%s:%u: %c: %s\n", file, line,
+                            sev == BOT_DIAG_ERROR ? 'E' : 'W', msg));
+}
+
+static struct bot_brain *load_diag(const char *src, unsigned flags, struct kb_buf *diag)
+{
+    struct bot_brain *b = NULL;
+    assert_int_equal(bot_brain_new(flags, &b), KB_OK);
+    bot_brain_set_diag(b, collect, diag);
+    assert_int_equal(bot_brain_stream(b, src, "test.rive"), KB_OK);
+    assert_int_equal(bot_brain_sort(b), KB_OK);
+    return b;
+}
 
 static struct bot_brain *load(const char *src, unsigned flags)
 {
@@ -85,9 +111,308 @@ static void test_hostile(void **state)
     bot_brain_free(g);
 }
 
+/* The WD's order: weight, then atomic > [optional] > _ > # > *, then only-_ , only-# , "*". */
+static void test_sort_order(void **state)
+{
+    struct bot_brain *b = load("+ *\n- star\n+ _\n- under\n+ #\n- pound\n"
+                               "+ hello *\n- wild\n+ hello _\n- alpha\n+ hello #\n- number\n"
+                               "+ hello [big] world\n- option\n+ hello world\n- atomic\n"
+                               "+ {weight=5} * bye\n- weighted\n"
+                               "+ * you *\n- one word\n+ * love you *\n- two words\n", 0);
+    expect(b, "hello world", "atomic");
+    expect(b, "hello big world", "option");
+    expect(b, "hello there", "alpha");
+    expect(b, "hello 42", "number");
+    expect(b, "hello there 42", "wild");
+    expect(b, "42", "pound");
+    expect(b, "word", "under");
+    expect(b, "two words", "star");
+    expect(b, "hello bye", "weighted");
+    expect(b, "i love you so", "two words");
+    expect(b, "i see you there", "one word");
+    bot_brain_free(b);
+}
+
+/* The WD's own example of includes and inherits. */
+static void test_topics(void **state)
+{
+    struct bot_brain *b = load("+ *\n- random star\n"
+                               "+ go *\n- {topic=<star>}in <star>\n"
+                               "> topic alpha\n+ alpha trigger\n- Alpha's response.\n< topic\n"
+                               "> topic beta\n+ beta trigger\n- Beta's response.\n< topic\n"
+                               "> topic abc includes alpha beta\n+ how are you\n- good\n"
+                               "+ *\n- abc star\n< topic\n"
+                               "> topic abd inherits alpha beta\n+ *\n- abd star\n< topic\n"
+                               "> topic loop1 includes loop2\n+ one\n- 1\n< topic\n"
+                               "> topic loop2 includes loop1\n+ two\n- 2\n< topic\n",
+                               0);
+    expect(b, "go abc", "in abc");
+    expect(b, "alpha trigger", "Alpha's response.");
+    expect(b, "beta trigger", "Beta's response.");
+    expect(b, "how are you", "good");
+    expect(b, "anything", "abc star");
+    assert_int_equal(bot_uservar_set(b, "u", "topic", "abd"), KB_OK);
+    expect(b, "alpha trigger", "abd star"); /* own triggers override inherited ones */
+    assert_int_equal(bot_uservar_set(b, "u", "topic", "loop1"), KB_OK);
+    expect(b, "two", "2"); /* include cycles end */
+    expect(b, "one", "1");
+    bot_brain_free(b);
+}
+
+static enum kb_err m_echo(void *ctx, struct bot_call *call, size_t argc, const char *const *argv,
+                          char **out)
+{
+    struct kb_buf o;
+    kb_buf_init(&o, 4096);
+    (void)ctx;
+    for (size_t i = 0; i < argc; i++)
+        assert_int_equal(kb_buf_printf(&o, "[%s]", argv[i]), KB_OK);
+    assert_int_equal(bot_call_set(call, "echoed", bot_call_user(call)), KB_OK);
+    *out = kb_buf_detach(&o);
+    return KB_OK;
+}
+
+static enum kb_err m_fail(void *ctx, struct bot_call *call, size_t argc, const char *const *argv,
+                          char **out)
+{
+    (void)ctx, (void)call, (void)argc, (void)argv, (void)out;
+    return KB_EIO;
+}
+
+static enum kb_err m_raw(void *ctx, struct bot_call *call, size_t argc, const char *const *argv,
+                         char **out)
+{
+    (void)ctx, (void)call, (void)argc, (void)argv;
+    *out = strdup("<id>{@who}");
+    return *out ? KB_OK : KB_ENOMEM;
+}
+
+static void test_macros(void **state)
+{
+    struct kb_buf diag;
+    kb_buf_init(&diag, 1 << 16);
+    struct bot_brain *b = load_diag(
+        "> object shout javascript\n  return args.join(' ').toUpperCase();\n< object\n"
+        "+ echo *\n- <call>echo <star> \"two words\"</call>!\n"
+        "+ shout *\n- <call>shout <star></call>\n"
+        "+ fail\n- x<call>fail</call>y\n+ who\n- <get echoed>\n+ raw\n- <call>raw</call>\n",
+        BOT_UTF8, &diag);
+    assert_non_null(strstr(diag.data, "test.rive:1: W: object \"shout\" is written in javascript"));
+    assert_int_equal(bot_macro_register(b, "echo", m_echo, NULL), KB_OK);
+    assert_int_equal(bot_macro_register(b, "fail", m_fail, NULL), KB_OK);
+    assert_int_equal(bot_macro_register(b, "raw", m_raw, NULL), KB_OK);
+    /* messages lose < > ; a macro's text is never expanded again */
+    expect(b, "echo où est <star>", "[où][est][star][two words]!");
+    expect(b, "raw", "<id>{@who}");
+    expect(b, "who", "u");
+    expect(b, "shout hi", "[ERR: Object Not Found]");
+    expect(b, "fail", "x[ERR: Macro Failure]y");
+    bot_brain_free(b);
+    kb_buf_release(&diag);
+}
+
+static void test_diagnostics(void **state)
+{
+    struct kb_buf diag;
+    kb_buf_init(&diag, 1 << 16);
+    struct bot_brain *b = load_diag("! version = 2.0\n"
+                                    "- orphan reply\n"
+                                    "+ hello (there\n"
+                                    "- never loaded\n"
+                                    "+ Où est mon véhicule ?\n"
+                                    "- Au garage.\n"
+                                    "+ hi\n- one\n"
+                                    "+ hi\n- two\n"
+                                    "+ {weight=9} good *\n- weighted\n"
+                                    "+ good morning\n- shadowed\n"
+                                    "* <get x> => nothing\n"
+                                    "? what\n"
+                                    "+ empty\n"
+                                    "> topic open\n+ a\n- b\n",
+                                    BOT_UTF8, &diag);
+    const char *d = diag.data;
+    assert_non_null(strstr(d, "test.rive:2: E: '-' line outside a trigger"));
+    assert_non_null(strstr(d, "test.rive:3: E: trigger \"hello (there\": unbalanced brackets"));
+    assert_null(strstr(d, "test.rive:4:")); /* the rejected trigger's reply is dropped quietly */
+    assert_non_null(strstr(d, "test.rive:5: W: trigger \"Où est mon véhicule ?\" has capitals"));
+    assert_non_null(strstr(d, "test.rive:9: W: duplicate trigger \"hi\""));
+    assert_non_null(strstr(d, "test.rive:13: W: trigger \"good morning\" can never match"));
+    assert_non_null(strstr(d, "test.rive:15: E: condition"));
+    assert_non_null(strstr(d, "test.rive:16: E: unknown command '?'"));
+    assert_non_null(strstr(d, "test.rive:17: W: trigger \"empty\" has no reply"));
+    assert_non_null(strstr(d, "test.rive:18: W: topic \"open\" is not closed"));
+    assert_int_equal(bot_brain_errors(b), 4);
+    expect(b, "où est mon VÉHICULE", "Au garage."); /* corrected and loaded */
+    expect(b, "good morning", "weighted");
+    bot_brain_free(b);
+    kb_buf_release(&diag);
+}
+
+/* A directory with a broken file and a binary one: both reported, the good file loads. */
+static void test_load_dir(void **state)
+{
+    char dir[] = "/tmp/kb-bot-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[512];
+    static const struct {
+        const char *name, *text;
+        size_t len;
+    } files[] = {{"a.rive", "+ hello\n- Bonjour !\n", 20},
+                 {"b.rive", "+ broken (\n- x\n+ ok\n- fine\n", 27},
+                 {"c.rive", "\x7f" "ELF\0\0\x01", 7}};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i].name);
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(files[i].text, 1, files[i].len, f), files[i].len);
+        fclose(f);
+    }
+    FILE *out = tmpfile();
+    assert_non_null(out);
+    unsigned warnings = 0;
+    assert_int_equal(bot_check_dir(dir, true, out, &warnings), 2);
+    struct bot_brain *b = NULL;
+    assert_int_equal(bot_brain_new(BOT_UTF8, &b), KB_OK);
+    bot_brain_set_diag(b, NULL, NULL);
+    assert_int_equal(bot_brain_load_dir(b, dir), KB_OK);
+    expect(b, "hello", "Bonjour !");
+    expect(b, "ok", "fine");
+    bot_brain_free(b);
+    rewind(out);
+    char text[2048] = {0};
+    assert_true(fread(text, 1, sizeof text - 1, out) > 0);
+    assert_non_null(strstr(text, "b.rive:1: error: trigger \"broken (\": unbalanced brackets"));
+    assert_non_null(strstr(text, "c.rive: error: binary file"));
+    fclose(out);
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i].name);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+static void test_reply_weight(void **state)
+{
+    struct bot_brain *b = load("+ hi\n- often{weight=1000}\n- rare\n", 0);
+    int often = 0;
+    for (int i = 0; i < 200; i++) {
+        char *got = NULL;
+        assert_int_equal(bot_reply(b, "u", "hi", &got), KB_OK);
+        often += strcmp(got, "often") == 0;
+        assert_true(strcmp(got, "often") == 0 || strcmp(got, "rare") == 0);
+        free(got);
+    }
+    assert_true(often >= 190);
+    bot_brain_free(b);
+}
+
+static void test_botstar_unicode(void **state)
+{
+    struct bot_brain *b = load("+ pose moi une question\n- Quelle est la couleur de ta voiture\n"
+                               "+ *\n% quelle est la couleur de ta *\n- <star> ? Pour une <botstar> ?\n"
+                               "+ je m appelle *\n- {uppercase}<star>{/uppercase}, ou <formal>, "
+                               "{lowercase}ÉTÉ{/lowercase}, {sentence}<star>{/sentence}\n"
+                               "! sub j'ai = j ai\n! sub m'appelle = m appelle\n"
+                               "+ j ai un (@veh)\n- Un <star>.\n! array veh = Clio|Mégane|Scénic\n",
+                               BOT_UTF8);
+    expect(b, "pose-moi une question", "ERR: No Reply Matched");
+    expect(b, "pose moi une question", "Quelle est la couleur de ta voiture");
+    expect(b, "rouge", "rouge ? Pour une voiture ?");
+    expect(b, "Je m'appelle éloïse durand", "ÉLOÏSE DURAND, ou Éloïse Durand, été, Éloïse durand");
+    expect(b, "J'ai un Scénic", "Un scénic.");
+    bot_brain_free(b);
+}
+
+/* WD: {topic} and <set> of the begin reply run first, the other tags around the reply. */
+static void test_begin(void **state)
+{
+    struct bot_brain *b = load("> begin\n+ request\n"
+                               "* <get name> == undefined => {topic=newuser}{ok}\n"
+                               "* <get mood> == angry => {uppercase}{ok}{/uppercase}\n"
+                               "- {ok}\n< begin\n"
+                               "> topic newuser\n+ *\n- What is your name?\n"
+                               "+ _\n% what is your name\n- <set name=<formal>>Hi <get name>.{topic=random}\n"
+                               "< topic\n+ i am angry\n- <set mood=angry>sorry\n+ *\n- ok <get name>\n",
+                               0);
+    expect(b, "hello", "What is your name?");
+    expect(b, "ada", "Hi Ada.");
+    expect(b, "how are you", "ok Ada");
+    expect(b, "i am angry", "sorry");
+    expect(b, "hello", "OK ADA");
+    bot_brain_free(b);
+}
+
+static void test_depth(void **state)
+{
+    struct bot_brain *b = load("! global depth = 3\n+ a *\n@ a <star> x\n+ *\n- end\n", 0);
+    char *got = NULL;
+    assert_int_equal(bot_reply(b, "u", "a b", &got), KB_OK);
+    assert_string_equal(got, "ERR: Deep Recursion Detected");
+    free(got);
+    bot_brain_free(b);
+}
+
+struct worker {
+    struct bot_brain *b;
+    char user[16];
+    bool ok;
+};
+
+static void *chat(void *arg)
+{
+    struct worker *w = arg;
+    w->ok = true;
+    for (int i = 0; i < 200; i++) {
+        char *got = NULL;
+        if (bot_reply(w->b, w->user, "count", &got) != KB_OK)
+            w->ok = false;
+        free(got);
+    }
+    return NULL;
+}
+
+/* Users chat in parallel on one brain; each user's messages still count in order. */
+static void test_threads(void **state)
+{
+    struct bot_brain *b = load("+ count\n- <add n=1>n=<get n>\n", 0);
+    pthread_t th[4];
+    struct worker w[4];
+    for (int i = 0; i < 4; i++) {
+        w[i].b = b;
+        snprintf(w[i].user, sizeof w[i].user, "user%d", i % 2);
+        assert_int_equal(pthread_create(&th[i], NULL, chat, &w[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_true(w[i].ok);
+    }
+    for (int i = 0; i < 2; i++) {
+        char user[16];
+        snprintf(user, sizeof user, "user%d", i);
+        char *n = bot_uservar_get(b, user, "n");
+        assert_string_equal(n, "400");
+        free(n);
+    }
+    assert_int_equal(bot_user_count(b), 2);
+    assert_true(bot_user_bytes(b) > 0);
+    bot_user_forget(b, "user0");
+    assert_int_equal(bot_user_count(b), 1);
+    bot_brain_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sort_order),
+        cmocka_unit_test(test_topics),
+        cmocka_unit_test(test_macros),
+        cmocka_unit_test(test_diagnostics),
+        cmocka_unit_test(test_load_dir),
+        cmocka_unit_test(test_reply_weight),
+        cmocka_unit_test(test_botstar_unicode),
+        cmocka_unit_test(test_begin),
+        cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_threads),
         cmocka_unit_test(test_french),
         cmocka_unit_test(test_state_roundtrip),
         cmocka_unit_test(test_hostile),
