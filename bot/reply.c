@@ -15,6 +15,7 @@
 
 #define TAG_MAX 4096
 #define MACRO_ARGS 32
+#define BOT_MAX_CALLS 1000 /* replies fetched (redirects included) for one message */
 
 struct caps {
     const struct bot_match *star;    /* the trigger's wildcards */
@@ -25,6 +26,7 @@ struct rctx {
     struct bot_brain *b;
     struct bot_user *u;
     int depth, limit;
+    unsigned calls; /* replies fetched for this message: conditions that redirect can branch */
     const char *ok; /* the real reply, while the begin block's reply is expanded */
 };
 
@@ -576,6 +578,17 @@ static enum kb_err pattern_for(struct rctx *c, const char *pat, char **out)
             e = kb_buf_putc(&o, *p++);
             continue;
         }
+        /* only tags that read a value: a redirect or a setter inside a trigger would make
+         * matching recurse through every other trigger (exponential in the depth) */
+        static const char *const ok[] = {"<get ", "<bot ", "<env ", "<input", "<reply", "<id>"};
+        bool value = false;
+        for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+            value |= strncmp(p, ok[i], strlen(ok[i])) == 0;
+        if (!value || memchr(p + 1, '<', (size_t)(end - p - 1)) || memchr(p, '=', (size_t)(end - p))) {
+            e = kb_buf_append(&o, p, (size_t)(end - p + 1));
+            p = end + 1;
+            continue;
+        }
         char *tag = strndup(p, (size_t)(end - p + 1));
         struct kb_buf v;
         kb_buf_init(&v, BOT_MAX_MESSAGE);
@@ -687,6 +700,8 @@ static enum kb_err choose(struct rctx *c, const struct bot_trig *t, const struct
 
 static enum kb_err reply_for(struct rctx *c, const char *msg, struct kb_buf *out)
 {
+    if (++c->calls > BOT_MAX_CALLS)
+        return kb_buf_puts(out, "ERR: Deep Recursion Detected");
     char *norm = bot_normalise(c->b, msg);
     if (!norm)
         return KB_ENOMEM;

@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "bot/cli.h"
+#include "kb/botmacros.h"
 #include "kb/api.h"
 #include "kb/buf.h"
 #include "kb/import.h"
@@ -309,6 +310,33 @@ out:
     return rc;
 }
 
+/* ---- bot ----------------------------------------------------------------------------- */
+
+static enum kb_err bot_setup(void *host, struct bot_brain *b)
+{
+    return host ? kb_bothost_register(host, b) : KB_OK;
+}
+
+/* `kb bot`: the rules can search the knowledge base when the database exists. */
+static int cmd_bot(struct kb_ctx *ctx, int argc, char **argv)
+{
+    struct kb_bothost *host = NULL;
+    if (access(ctx->db, R_OK) == 0) {
+        enum kb_err err = kb_bothost_open(ctx->db, &host);
+        if (err) {
+            fprintf(stderr, "kb: cannot open %s for the bot: %s (run kb import first)\n",
+                    ctx->db, kb_strerror(err));
+            return 1;
+        }
+    } else
+        fprintf(stderr, "kb: no database at %s: <call>kb_search</call> is not available\n",
+                ctx->db);
+    optind = 1;
+    int rc = bot_cli_main(argc, argv, bot_setup, host);
+    kb_bothost_free(host);
+    return rc;
+}
+
 /* ---- serve --------------------------------------------------------------------------- */
 
 static int cmd_serve(struct kb_ctx *ctx, int argc, char **argv)
@@ -412,10 +440,8 @@ int main(int argc, char **argv)
         return cmd_search(&ctx, nsub, sub);
     if (strcmp(cmd, "serve") == 0)
         return cmd_serve(&ctx, nsub, sub);
-    if (strcmp(cmd, "bot") == 0) {
-        optind = 1;
-        return bot_cli_main(nsub, sub, NULL, NULL);
-    }
+    if (strcmp(cmd, "bot") == 0)
+        return cmd_bot(&ctx, nsub, sub);
     if (strcmp(cmd, "version") == 0) {
         puts("kb " KB_VERSION);
         return 0;

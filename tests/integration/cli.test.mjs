@@ -148,3 +148,50 @@ test('kb bot scripts one line per input line, French accents and apostrophes inc
   assert.equal(kb(['check', content]).status, 0);
   rmSync(dir, { recursive: true, force: true });
 });
+
+test('kb bot answers from the knowledge base with <call>kb_search</call>, set_lang switches', () => {
+  const f = fixture();
+  assert.equal(kb(['--db', f.db, 'import', f.content]).status, 0);
+  const rules = join(f.dir, 'rules');
+  mkdirSync(rules);
+  writeFileSync(join(rules, 'kb.rive'), [
+    '! version = 2.0', '! var lang = fr',
+    '+ parle anglais', '- <call>set_lang en</call>OK.',
+    '+ langue', '- <get lang>',
+    '+ ouvre un dossier', '- <call>case_open test</call>',
+    '+ *', '- <call>kb_search <star></call> [<get kb_found>]', ''].join('\n'));
+  const r = spawnSync(process.env.KB_BIN, ['--db', f.db, 'bot', '--rules', rules, '--utf8'],
+    { input: 'comment réviser ma voiture\nzzzqqq\nparle anglais\nlangue\n' +
+      'what about recalls\nouvre un dossier\n', encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.split('\n');
+  assert.match(lines[0], /^Comment prendre rendez-vous pour la révision .* — .*\(\/a\/rendez-vous-revision\) \[yes\]$/);
+  assert.equal(lines[1], '[no]');
+  assert.equal(lines[2], 'OK.');
+  assert.equal(lines[3], 'en');
+  assert.match(lines[4], /\(\/a\/vehicle-recall\) \[yes\]$/);
+  // Not registered by kb bot (the CRM layer owns it): the WD's error text, no crash.
+  assert.equal(lines[5], '[ERR: Object Not Found]');
+  rmSync(f.dir, { recursive: true, force: true });
+});
+
+test('kb check reports rule errors with file and line, and warns about dead triggers', () => {
+  const dir = tempDir();
+  const content = join(dir, 'content');
+  mkdirSync(join(content, 'bot', 'fr'), { recursive: true });
+  writeFileSync(join(content, 'bot', 'fr', 'a.rive'), [
+    '! version = 2.0', '+ bonjour', '- Bonjour !', '+ bonjour', '- Re-bonjour !',
+    '+ (où|ou) est mon véhicule', '- Au garage.', '- orphan', '+ horaires (', '- jamais', ''].join('\n'));
+  writeFileSync(join(content, 'bot', 'fr', 'b.rive'), '+ merci\n- De rien.\n');
+  const r = kb(['check', content]);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /a\.rive:4: warning: duplicate trigger "bonjour"/);
+  assert.match(r.stderr, /a\.rive:9: error: trigger "horaires \(": unbalanced brackets/);
+  assert.doesNotMatch(r.stderr, /b\.rive/);
+  // The same rules still chat: the good lines loaded.
+  const chat = spawnSync(process.env.KB_BIN, ['bot', '--rules', join(content, 'bot', 'fr'), '--utf8'],
+    { input: 'bonjour\nmerci\nou est mon vehicule\n', encoding: 'utf8' });
+  assert.equal(chat.stdout.split('\n')[0], 'Bonjour !');
+  assert.equal(chat.stdout.split('\n')[1], 'De rien.');
+  rmSync(dir, { recursive: true, force: true });
+});
