@@ -145,6 +145,19 @@ enum kb_err bot_subst(const struct bot_kvs *map, const char *text, struct kb_buf
 /* Matches a (tag-free, folded) pattern against a normalised message; captures in m. */
 bool bot_match(const struct bot_brain *b, const char *pat, const char *msg, struct bot_match *m);
 
+/* Accent-free matching key of a normalised text, with the way back to it for captures. */
+struct bot_key {
+    char *s;
+    size_t *map;
+    size_t len;
+};
+enum kb_err bot_key_make(const struct bot_brain *b, const char *src, struct bot_key *k) KB_MUST_CHECK;
+void bot_key_free(struct bot_key *k);
+/* Moves m's captures (pointers into k->s) to the same words in src (k's source). */
+void bot_key_captures(const struct bot_key *k, const char *src, struct bot_match *m);
+/* The key alone (malloc'd), for trigger text at load time. */
+char *bot_key_string(const struct bot_brain *b, const char *src);
+
 /* user.c */
 struct bot_user *bot_user_acquire(struct bot_brain *b, const char *name);
 void bot_user_release(struct bot_brain *b, struct bot_user *u);

@@ -10,7 +10,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include <utf8proc.h>
+
 #include "bot/brain.h"
+
+/* Wildcards of an [optional], rewritten so that they match without capturing. */
+#define NOCAP_ANY '\x02'
+#define NOCAP_NUM '\x03'
+#define NOCAP_ALPHA '\x04'
 
 /* Backtracking matcher over pattern p and message s; captures into st. */
 
@@ -35,6 +42,10 @@ static bool try_alt(struct bot_match *m, const char *alts, size_t altlen, const 
         size_t rl = strlen(rest);
         if (al + rl + 1 <= sizeof buf) {
             memcpy(buf, a, al);
+            /* wildcards inside [optionals] match but do not capture (WD): mark them */
+            for (size_t i = 0; optional && i < al; i++)
+                buf[i] = buf[i] == '*' ? NOCAP_ANY : buf[i] == '#' ? NOCAP_NUM
+                         : buf[i] == '_' ? NOCAP_ALPHA : buf[i];
             memcpy(buf + al, rest, rl + 1);
             if (match_at(m, buf, s, s0))
                 return true;
@@ -60,6 +71,19 @@ static bool match_at(struct bot_match *m, const char *p, const char *s, const ch
         /* a skipped optional or the message edge lets a space match nothing */
         if (s == s0 || !*s || s[-1] == ' ')
             return match_at(m, p, s, s0);
+        return false;
+    }
+    if (*p == NOCAP_ANY || *p == NOCAP_NUM || *p == NOCAP_ALPHA) {
+        char kind = *p == NOCAP_ANY ? '*' : *p == NOCAP_NUM ? '#' : '_';
+        for (const char *e = s + 1; e <= s + strlen(s); e++) {
+            char c = e[-1];
+            if (kind == '#' && !isdigit((unsigned char)c))
+                break;
+            if (kind == '_' && (c == ' ' || isdigit((unsigned char)c)))
+                break;
+            if (match_at(m, p + 1, e, s0))
+                return true;
+        }
         return false;
     }
     if (*p == '*' || *p == '#' || *p == '_') {
@@ -186,13 +210,16 @@ enum kb_err bot_subst(const struct bot_kvs *map, const char *text, struct kb_buf
 {
     enum kb_err e = KB_OK;
     const char *p = text;
+    /* a phrase is whole when spaces, sentence punctuation or the text's ends surround it:
+     * "l’entretien?" still meets the substitution of "l’entretien" */
+#define EDGE(c) ((c) == 0 || (c) == ' ' || strchr(".,!?;:", (c)))
     while (*p && !e) {
-        bool wordstart = p == text || p[-1] == ' ';
+        bool wordstart = p == text || EDGE(p[-1]);
         size_t best = 0;
         const char *rep = NULL;
         for (size_t i = 0; wordstart && map && i < map->n; i++) {
             size_t kl = strlen(map->a[i].k);
-            if (kl > best && strncmp(p, map->a[i].k, kl) == 0 && (p[kl] == 0 || p[kl] == ' ')) {
+            if (kl > best && strncmp(p, map->a[i].k, kl) == 0 && EDGE(p[kl])) {
                 best = kl;
                 rep = map->a[i].v;
             }
@@ -216,7 +243,7 @@ char *bot_normalise(const struct bot_brain *b, const char *in)
     kb_buf_init(&o, BOT_MAX_MESSAGE * 2);
     /* phrase substitution on the folded text, then strip punctuation */
     for (char *q = f; *q; q++)
-        if (*q == '\t')
+        if (*q == '\t' || *q == '\n' || *q == '\r')
             *q = ' ';
     KB_IGNORE(bot_subst(&b->sub, f, &o));
     free(f);
@@ -253,3 +280,73 @@ char *bot_normalise(const struct bot_brain *b, const char *in)
     return t;
 }
 
+
+/* Matching key: combining marks removed (NFD + strip), so that "vehicule" meets a trigger
+ * written "véhicule" and the other way round. map[i] is the offset in src of the code point
+ * that key byte i came from; map[len] is strlen(src). ASCII mode keeps the text as is. */
+enum kb_err bot_key_make(const struct bot_brain *b, const char *src, struct bot_key *k)
+{
+    size_t n = strlen(src);
+    memset(k, 0, sizeof *k);
+    k->s = malloc(n * 4 + 1);
+    k->map = malloc((n * 4 + 1) * sizeof *k->map);
+    if (!k->s || !k->map) {
+        bot_key_free(k);
+        return KB_ENOMEM;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        utf8proc_int32_t cp, dec[8];
+        utf8proc_ssize_t len = (b->flags & BOT_UTF8)
+            ? utf8proc_iterate((const utf8proc_uint8_t *)src + i, (utf8proc_ssize_t)(n - i), &cp)
+            : -1;
+        utf8proc_ssize_t nd = len > 0 ? utf8proc_decompose_char(cp, dec, 8,
+                                            UTF8PROC_DECOMPOSE | UTF8PROC_STRIPMARK, NULL)
+                                      : -1;
+        if (len <= 0 || nd < 0 || nd > 8) { /* ASCII mode, or a byte utf8proc refuses */
+            k->map[o] = i;
+            k->s[o++] = src[i++];
+            continue;
+        }
+        for (utf8proc_ssize_t j = 0; j < nd; j++) {
+            utf8proc_uint8_t enc[4];
+            utf8proc_ssize_t el = utf8proc_encode_char(dec[j], enc);
+            for (utf8proc_ssize_t x = 0; x < el && o < n * 4; x++) {
+                k->map[o] = i;
+                k->s[o++] = (char)enc[x];
+            }
+        }
+        i += (size_t)len;
+    }
+    k->s[o] = 0;
+    k->map[o] = n;
+    k->len = o;
+    return KB_OK;
+}
+
+void bot_key_free(struct bot_key *k)
+{
+    free(k->s);
+    free(k->map);
+    k->s = NULL;
+    k->map = NULL;
+}
+
+void bot_key_captures(const struct bot_key *k, const char *src, struct bot_match *m)
+{
+    for (int i = 0; i < m->nstar; i++) {
+        size_t a = (size_t)(m->star[i] - k->s), z = a + m->starlen[i];
+        m->star[i] = src + k->map[a];
+        /* the end: where the code point after the capture starts in src */
+        m->starlen[i] = k->map[z] - k->map[a];
+    }
+}
+
+char *bot_key_string(const struct bot_brain *b, const char *src)
+{
+    struct bot_key k;
+    if (bot_key_make(b, src, &k))
+        return NULL;
+    free(k.map);
+    return k.s;
+}

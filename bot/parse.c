@@ -128,8 +128,10 @@ static enum kb_err parse_def(struct pstate *p, char *body)
             part = pe ? pe + 1 : NULL;
         }
         char *folded = bot_fold(b, val);
-        e = folded ? bot_kvs_set(m, name, folded) : KB_ENOMEM;
+        char *items = folded ? bot_key_string(b, folded) : NULL;
+        e = items ? bot_kvs_set(m, name, items) : KB_ENOMEM;
         free(folded);
+        free(items);
     } else
         e = bot_kvs_set(m, name, val);
     free(key);
@@ -272,6 +274,12 @@ static char *clean_pattern(struct pstate *p, char *text, bool *bad)
     *d = 0;
     if (punct)
         pwarn(p, "trigger \"%s\": punctuation removed (messages are matched without it)", text);
+    /* triggers match accent-free keys of messages (see match.c) */
+    char *key = bot_key_string(p->b, f);
+    free(f);
+    if (!key)
+        return NULL;
+    f = key;
     /* collapse the spaces left behind */
     d = f;
     for (char *q = f; *q; q++)

@@ -594,10 +594,12 @@ static enum kb_err pattern_for(struct rctx *c, const char *pat, char **out)
         kb_buf_init(&v, BOT_MAX_MESSAGE);
         e = tag ? expand(c, tag, &none, &v) : KB_ENOMEM;
         char *n = e ? NULL : bot_normalise(c->b, v.data ? v.data : "");
-        if (!e && !n)
+        char *key = n ? bot_key_string(c->b, n) : NULL;
+        if (!e && !key)
             e = KB_ENOMEM;
         if (!e)
-            e = kb_buf_puts(&o, n);
+            e = kb_buf_puts(&o, key);
+        free(key);
         free(n);
         free(tag);
         kb_buf_release(&v);
@@ -609,12 +611,16 @@ static enum kb_err pattern_for(struct rctx *c, const char *pat, char **out)
     return e ? e : (*out ? KB_OK : KB_ENOMEM);
 }
 
+/* Matches pat against the key of msg; on a hit the captures point into msg itself, so
+ * that <star> keeps the accents the customer typed. */
 static enum kb_err try_match(struct rctx *c, const char *pat, const char *msg,
-                             struct bot_match *m, bool *hit)
+                             const struct bot_key *key, struct bot_match *m, bool *hit)
 {
     char *dyn = NULL;
     enum kb_err e = pattern_for(c, pat, &dyn);
-    *hit = !e && bot_match(c->b, dyn ? dyn : pat, msg, m);
+    *hit = !e && bot_match(c->b, dyn ? dyn : pat, key->s, m);
+    if (*hit)
+        bot_key_captures(key, msg, m);
     free(dyn);
     return e;
 }
@@ -633,7 +639,7 @@ static struct bot_topic *user_topic(struct rctx *c)
 /* Finds the trigger for msg in the user's topic: %previous ones first (against the bot's
  * last reply), then the others. */
 static enum kb_err find_trigger(struct rctx *c, struct bot_topic *tp, const char *norm,
-                                const struct bot_trig **hit, struct bot_match *m,
+                                const struct bot_key *key, const struct bot_trig **hit, struct bot_match *m,
                                 struct bot_match *pm, char **lastp)
 {
     enum kb_err e = KB_OK;
@@ -644,21 +650,23 @@ static enum kb_err find_trigger(struct rctx *c, struct bot_topic *tp, const char
     if (tp->nsprev && c->u->out[0]) {
         /* the <botstar> captures point into it: the caller frees it after expanding */
         char *last = *lastp = bot_normalise(c->b, c->u->out[0]);
-        if (!last)
+        struct bot_key lk;
+        if (!last || bot_key_make(c->b, last, &lk))
             return KB_ENOMEM;
         for (size_t i = 0; i < tp->nsprev && !*hit && !e; i++) {
             const struct bot_trig *t = tp->sprev[i];
             bool ok;
-            e = try_match(c, t->prev, last, pm, &ok);
+            e = try_match(c, t->prev, last, &lk, pm, &ok);
             if (!e && ok)
-                e = try_match(c, t->pat, norm, m, &ok);
+                e = try_match(c, t->pat, norm, key, m, &ok);
             if (!e && ok)
                 *hit = t;
         }
+        bot_key_free(&lk);
     }
     for (size_t i = 0; i < tp->nsorted && !*hit && !e; i++) {
         bool ok;
-        e = try_match(c, tp->sorted[i]->pat, norm, m, &ok);
+        e = try_match(c, tp->sorted[i]->pat, norm, key, m, &ok);
         if (!e && ok) {
             *hit = tp->sorted[i];
             memset(pm, 0, sizeof *pm);
@@ -708,7 +716,12 @@ static enum kb_err reply_for(struct rctx *c, const char *msg, struct kb_buf *out
     struct bot_match m, pm;
     const struct bot_trig *hit = NULL;
     char *last = NULL;
-    enum kb_err e = find_trigger(c, user_topic(c), norm, &hit, &m, &pm, &last);
+    struct bot_key key;
+    if (bot_key_make(c->b, norm, &key)) {
+        free(norm);
+        return KB_ENOMEM;
+    }
+    enum kb_err e = find_trigger(c, user_topic(c), norm, &key, &hit, &m, &pm, &last);
     struct caps k = {&m, &pm};
     if (e)
         goto out;
@@ -730,6 +743,7 @@ static enum kb_err reply_for(struct rctx *c, const char *msg, struct kb_buf *out
     if (!e)
         e = text ? expand(c, text, &k, out) : kb_buf_puts(out, "ERR: No Reply Found");
 out:
+    bot_key_free(&key);
     free(last);
     free(norm);
     return e;

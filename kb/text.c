@@ -115,7 +115,12 @@ char *kb_text_case(const char *s, enum kb_case mode)
         default:
             m = utf8proc_tolower(cp);
         }
-        start = cp == ' ' || cp == '\n' || cp == '\t';
+        /* a word starts after anything but a letter, a digit or an apostrophe
+         * ("saint-étienne" -> "Saint-Étienne", "aujourd'hui" -> "Aujourd'hui") */
+        utf8proc_category_t cat = utf8proc_category(cp);
+        start = !(cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO) &&
+                cat != UTF8PROC_CATEGORY_ND && cp != '\'' && cp != 0x2019 &&
+                !(cat >= UTF8PROC_CATEGORY_MN && cat <= UTF8PROC_CATEGORY_ME);
         first = false;
         o += (size_t)utf8proc_encode_char(m, (utf8proc_uint8_t *)out + o);
     }

@@ -23,7 +23,8 @@ char *kb_text_fold(const char *s);
 char *kb_text_upper(const char *s);
 /* Case mapping per code point (simple mappings, NFC): KB_CASE_UPPER, KB_CASE_LOWER,
  * KB_CASE_TITLE (first letter of each word in title case, the rest lower), KB_CASE_SENTENCE
- * (first letter of the text upper, the rest lower). A word starts after a space. */
+ * (first letter of the text upper, the rest lower). A word starts after anything but a
+ * letter, digit or apostrophe. */
 enum kb_case { KB_CASE_UPPER, KB_CASE_LOWER, KB_CASE_TITLE, KB_CASE_SENTENCE };
 char *kb_text_case(const char *s, enum kb_case mode);
 /* Copy of s with invalid UTF-8 sequences replaced by U+FFFD; never NULL unless out of memory. */

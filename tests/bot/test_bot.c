@@ -62,6 +62,18 @@ static void test_french(void **state)
     expect(b, "J'ai perdu ma CLÉ", "Vous avez perdu ma clé.");
     expect(b, "OÙ est mon Véhicule ?", "Au garage.");
     expect(b, "bonjour", "Pardon ?");
+    /* customers often type without accents: matching ignores them, stars keep them */
+    expect(b, "ou est mon vehicule", "Au garage.");
+    expect(b, "j'ai perdu ma clé et mon Téléphone", "Vous avez perdu ma clé et mon téléphone.");
+    bot_brain_free(b);
+    b = load("+ où est ma commande\n- En route.\n+ a [*] (x|y) b *\n- s1=<star1> s2=<star2>\n"
+             "! sub l’entretien = l entretien\n+ je veux faire l entretien\n- Quel modèle ?\n"
+             "+ ma ville est *\n- {formal}<star>{/formal}\n",
+             BOT_UTF8);
+    expect(b, "OU EST MA COMMANDE", "En route.");
+    expect(b, "a hello x b world", "s1=x s2=world"); /* [*] does not capture (WD) */
+    expect(b, "je veux faire l’entretien?", "Quel modèle ?");
+    expect(b, "ma ville est saint-étienne", "Saint-Étienne");
     bot_brain_free(b);
 }
 
