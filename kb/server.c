@@ -33,7 +33,7 @@
 #include "kb/searchlog.h"
 #include "kb/text.h"
 
-#define SERVER_MEMORY_LIMIT (128 * 1024) /* per connection: request line + headers */
+#define SERVER_MEMORY_LIMIT (32 * 1024) /* per connection: request line + headers */
 #define SERVER_CONNECTIONS 1000
 #define SERVER_TIMEOUT 30                /* seconds of inactivity */
 #define STATIC_MAX (4 * 1024 * 1024)

@@ -3,63 +3,304 @@
  *
  * Xapian's MSet::snippet() cannot be used: our terms are accent-folded, and the excerpt must
  * show the text as written ("véhicule", not "vehicule"). So each word of the original text
- * is folded and stemmed like the index does, and compared with the query's stems. */
+ * is folded and stemmed like the index does, and compared with the query's stems.
+ *
+ * Cost: every search renders up to ten snippets, each scanning SEARCH_SNIPPET_TEXT bytes
+ * (a few hundred words), and this used to cost more than the Xapian match itself. Two things
+ * keep it cheap without changing a byte of the output:
+ *   - a word is only looked up when its first two letters start some query stem (Snowball
+ *     only rewrites endings), as before;
+ *   - the lookup goes to a per-thread open-addressing table from the word as written to
+ *     small integer ids of its stems (struct word_table), so that a word costs one hash and
+ *     one probe in a compact array, and matching is a test of a mark per stem id, instead
+ *     of building a key string, a node-based hash map lookup and string set searches.
+ * The table only caches search_stems_memo(), a pure function of (language, word): what a
+ * snippet shows never depends on it. */
 #include "search/index.hh"
 
+#include <cstdint>
+#include <cstring>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 extern "C" {
-#include "kb/buf.h"
-#include "kb/text.h"
 #include "search/internal.h"
 }
 
 #include "search/lang.hh"
 
-static const size_t SNIPPET_WORDS = 32;       /* words shown */
+static const size_t SNIPPET_WORDS = 32; /* words shown */
+
+namespace {
+
+const uint32_t NO_STEM = UINT32_MAX;
+/* Words up to this many bytes live in the table (nearly all words); longer ones take the
+ * slow path. 19 makes a slot 32 bytes. */
+const size_t SLOT_KEY = 19;
+const size_t TABLE_MIN = 4096;   /* slots, a power of two */
+const size_t TABLE_MAX = 65536;  /* 2 MB per language and thread at most */
+const size_t STEMS_MAX = 200000; /* interned stems before everything is forgotten */
+
+struct word_slot {
+    uint32_t hash;     /* upper half of the 64-bit hash */
+    uint32_t id0, id1; /* interned stems; id1 is NO_STEM for a word with one stem */
+    uint8_t len;       /* 0: empty slot */
+    char key[SLOT_KEY];
+};
+
+struct word_table {
+    std::string lang;
+    std::vector<word_slot> slots;
+    size_t used = 0;
+};
+
+/* One per thread: Snowball stemmers and search_stems_memo() are per thread anyway. */
+struct snippet_cache {
+    std::vector<word_table> tables;                /* one per language seen */
+    std::unordered_map<std::string, uint32_t> ids; /* stem -> id */
+    std::vector<uint32_t> mark;                    /* id -> generation of the call using it */
+    uint32_t gen = 0;
+    uint64_t starts[65536 / 64] = {};              /* two-byte prefixes of query stems */
+};
+
+uint64_t word_hash(const char *p, size_t n)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+    while (n >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        h = (h ^ v) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+        p += 8;
+        n -= 8;
+    }
+    /* The tail gathered in a register: copying it through memory stalled on the load. */
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v |= (uint64_t)(unsigned char)p[i] << (8 * i);
+    h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 29);
+}
+
+uint32_t intern(snippet_cache &c, const std::string &stem)
+{
+    auto it = c.ids.find(stem);
+    if (it != c.ids.end())
+        return it->second;
+    uint32_t id = (uint32_t)c.ids.size();
+    c.ids.emplace(stem, id);
+    c.mark.push_back(0);
+    return id;
+}
+
+word_table &table_for(snippet_cache &c, const std::string &lang)
+{
+    for (auto &t : c.tables)
+        if (t.lang == lang)
+            return t;
+    c.tables.emplace_back();
+    c.tables.back().lang = lang;
+    c.tables.back().slots.assign(TABLE_MIN, word_slot{});
+    return c.tables.back();
+}
+
+/* Double the table (ids stay valid). */
+void grow(word_table &t)
+{
+    std::vector<word_slot> old(t.slots.size() * 2, word_slot{});
+    old.swap(t.slots);
+    size_t mask = t.slots.size() - 1;
+    for (const auto &s : old) {
+        if (!s.len)
+            continue;
+        size_t i = word_hash(s.key, s.len) & mask;
+        while (t.slots[i].len)
+            i = (i + 1) & mask;
+        t.slots[i] = s;
+    }
+}
+
+/* The stem ids of word w (len <= SLOT_KEY, hash h): from the table, else computed and
+ * remembered (unless the table is full: then just computed). */
+void word_ids(snippet_cache &c, word_table &t, const Xapian::Stem &stem, const char *w,
+              size_t len, uint64_t h, uint32_t *id0, uint32_t *id1)
+{
+    size_t mask = t.slots.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        const word_slot &s = t.slots[i];
+        if (!s.len)
+            break;
+        if (s.hash == (uint32_t)(h >> 32) && s.len == len && memcmp(s.key, w, len) == 0) {
+            *id0 = s.id0;
+            *id1 = s.id1;
+            return;
+        }
+    }
+    const search_word_stems &m = search_stems_memo(stem, t.lang, std::string(w, len));
+    *id0 = intern(c, m.st[0]);
+    *id1 = m.k == 2 ? intern(c, m.st[1]) : NO_STEM;
+    if ((t.used + 1) * 10 > t.slots.size() * 7) {
+        if (t.slots.size() >= TABLE_MAX)
+            return; /* forgotten at the start of the next call */
+        grow(t);
+        mask = t.slots.size() - 1;
+    }
+    size_t i = h & mask;
+    while (t.slots[i].len)
+        i = (i + 1) & mask;
+    word_slot &s = t.slots[i];
+    s.hash = (uint32_t)(h >> 32);
+    s.id0 = *id0;
+    s.id1 = *id1;
+    s.len = (uint8_t)len;
+    memcpy(s.key, w, len);
+    t.used++;
+}
+
+/* A word to look up: its index and hash. */
+struct candidate {
+    size_t word;
+    uint64_t hash;
+};
+
+/* Everything forgotten when a table or the stem ids are full: only ever between calls, so
+ * that ids taken during a call stay meaningful. */
+void trim(snippet_cache &c)
+{
+    bool full = c.ids.size() >= STEMS_MAX;
+    for (const auto &t : c.tables)
+        full = full || (t.slots.size() >= TABLE_MAX && (t.used + 1) * 10 > t.slots.size() * 7);
+    if (!full)
+        return;
+    c.tables.clear();
+    c.ids.clear();
+    c.mark.clear();
+    c.gen = 0;
+}
+
+/* Append text[0, n) HTML-escaped as kb_buf_put_html_n does (& < > " ' as entities), with
+ * newlines as spaces: one line of excerpt. */
+void put_html(std::string &out, const char *s, size_t n)
+{
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *ent;
+        switch (s[i]) {
+        case '&': ent = "&amp;"; break;
+        case '<': ent = "&lt;"; break;
+        case '>': ent = "&gt;"; break;
+        case '"': ent = "&quot;"; break;
+        case '\'': ent = "&#39;"; break;
+        case '\n': ent = " "; break;
+        default: continue;
+        }
+        out.append(s + run, i - run);
+        out.append(ent);
+        run = i + 1;
+    }
+    out.append(s + run, n - run);
+}
+
+} // namespace
+
 std::string search_snippet(const std::string &text, const std::string &lang,
                            const std::set<std::string> &stems)
 {
+    thread_local snippet_cache cache;
+    thread_local std::vector<search_span> words;
+    thread_local std::vector<char> hit;
+    thread_local std::vector<candidate> cand;
+    snippet_cache &c = cache;
+
     /* The stored text is at most SEARCH_SNIPPET_TEXT bytes, cut on a UTF-8 boundary. */
     size_t scan = std::min<size_t>(text.size(), SEARCH_SNIPPET_TEXT);
-    std::vector<search_span> words(scan / 2 + 1);
-    size_t n = search_words(text.data(), scan, words.data(), words.size());
-    n = std::min(n, words.size());
-    std::vector<char> hit(n, 0);
-    Xapian::Stem stem = search_stemmer(lang);
-    /* Folding and stemming every word of ten articles costs more than the search itself,
-     * so words are first screened on their first two letters: a word can only stem to a
-     * query stem if it starts like one (Snowball only rewrites endings). */
-    std::vector<bool> starts(65536, false);
-    bool screen = true;
-    for (const auto &st : stems) {
-        if (st.size() < 2)
-            screen = false;
-        else
-            starts[(unsigned char)st[0] << 8 | (unsigned char)st[1]] = true;
+    /* Words are separated by at least one byte: scan / 2 + 1 spans always suffice. */
+    if (words.size() < scan / 2 + 1)
+        words.resize(scan / 2 + 1);
+    size_t n = search_words(text.data(), scan, words.data(), scan / 2 + 1);
+    n = std::min(n, scan / 2 + 1);
+    if (hit.size() < n) {
+        hit.resize(n);
+        cand.resize(n);
     }
-    for (size_t i = 0; i < n && !stems.empty(); i++) {
-        if (words[i].len > SEARCH_MAX_WORD)
-            continue;
-        const char *w = text.data() + words[i].off;
-        if (screen && words[i].len >= 2 && (unsigned char)w[0] < 0x80 &&
-            (unsigned char)w[1] < 0x80) {
-            unsigned a = (unsigned char)w[0], b = (unsigned char)w[1];
-            a = a >= 'A' && a <= 'Z' ? a + 32 : a;
-            b = b >= 'A' && b <= 'Z' ? b + 32 : b;
-            if (!starts[a << 8 | b])
-                continue;
+    std::fill(hit.begin(), hit.begin() + (long)n, 0);
+
+    if (!stems.empty()) {
+        trim(c);
+        Xapian::Stem stem = search_stemmer(lang);
+        word_table &t = table_for(c, lang);
+        /* This call's stems: marked with a new generation, so no clearing is needed. */
+        if (++c.gen == 0) {
+            std::fill(c.mark.begin(), c.mark.end(), 0);
+            c.gen = 1;
         }
-        const search_word_stems &m = search_stems_memo(stem, lang, std::string(w, words[i].len));
-        hit[i] = stems.count(m.st[0]) || (m.k == 2 && stems.count(m.st[1]));
+        /* Folding and stemming every word of ten articles costs more than the search
+         * itself, so words are first screened on their first two letters: a word can only
+         * stem to a query stem if it starts like one (Snowball only rewrites endings). */
+        bool screen = true;
+        for (const auto &st : stems) {
+            uint32_t id = intern(c, st);
+            c.mark[id] = c.gen;
+            if (st.size() < 2) {
+                screen = false;
+            } else {
+                unsigned k = (unsigned char)st[0] << 8 | (unsigned char)st[1];
+                c.starts[k >> 6] |= 1ull << (k & 63);
+            }
+        }
+        /* In passes: the words that pass the screen, with no branch per word (which way a
+         * word goes is unpredictable); their hashes and a prefetch of their slots; then the
+         * lookups. The table is larger than the first cache levels, and one miss after the
+         * other was most of the snippet time; this way the misses of a text overlap. */
+        size_t nc = 0;
+        const unsigned char *u = (const unsigned char *)text.data();
+        for (size_t i = 0; i < n; i++) {
+            size_t len = words[i].len;
+            /* w[1] is readable even for a one-letter word: at worst the string's NUL. */
+            unsigned a = u[words[i].off], b = u[words[i].off + 1];
+            unsigned ascii = (unsigned)screen & (len >= 2) & (a < 0x80) & (b < 0x80);
+            a += (a - 'A' < 26u) * 32;
+            b += (b - 'A' < 26u) * 32;
+            unsigned k = (a << 8 | b) & 0xffff;
+            unsigned starts = (unsigned)(c.starts[k >> 6] >> (k & 63)) & 1;
+            cand[nc].word = i;
+            nc += (len <= SEARCH_MAX_WORD) & ((ascii ^ 1u) | starts);
+        }
+        size_t mask = t.slots.size() - 1;
+        for (size_t j = 0; j < nc; j++) {
+            size_t len = words[cand[j].word].len;
+            if (len > SLOT_KEY)
+                continue;
+            cand[j].hash = word_hash(text.data() + words[cand[j].word].off, len);
+            __builtin_prefetch(&t.slots[cand[j].hash & mask]);
+        }
+        for (size_t j = 0; j < nc; j++) {
+            size_t i = cand[j].word, len = words[i].len;
+            const char *w = text.data() + words[i].off;
+            if (len <= SLOT_KEY) {
+                uint32_t id0, id1;
+                word_ids(c, t, stem, w, len, cand[j].hash, &id0, &id1);
+                hit[i] = c.mark[id0] == c.gen || (id1 != NO_STEM && c.mark[id1] == c.gen);
+            } else {
+                const search_word_stems &m = search_stems_memo(stem, lang, std::string(w, len));
+                hit[i] = stems.count(m.st[0]) || (m.k == 2 && stems.count(m.st[1]));
+            }
+        }
+        for (const auto &st : stems) {
+            if (st.size() >= 2) {
+                unsigned k = (unsigned char)st[0] << 8 | (unsigned char)st[1];
+                c.starts[k >> 6] &= ~(1ull << (k & 63));
+            }
+        }
     }
+
     /* The window of SNIPPET_WORDS words with the most matches (first one on ties). */
     size_t best = 0, best_count = 0, count = 0;
     for (size_t i = 0; i < n; i++) {
-        count += hit[i];
+        count += (size_t)hit[i];
         if (i >= SNIPPET_WORDS)
-            count -= hit[i - SNIPPET_WORDS];
+            count -= (size_t)hit[i - SNIPPET_WORDS];
         size_t start = i + 1 >= SNIPPET_WORDS ? i + 1 - SNIPPET_WORDS : 0;
         if (count > best_count) {
             best_count = count;
@@ -73,38 +314,27 @@ std::string search_snippet(const std::string &text, const std::string &lang,
             first++;
         best = first > 3 ? first - 3 : 0;
     }
-    size_t end = std::min(n, best + SNIPPET_WORDS);
-    struct kb_buf b;
-    kb_buf_init(&b, 64 * 1024);
     std::string out;
     if (n == 0)
         return out;
+    size_t end = std::min(n, best + SNIPPET_WORDS);
     size_t from = best ? words[best].off : 0;
     size_t to = end < n ? words[end - 1].off + words[end - 1].len : scan;
-    enum kb_err err = best ? kb_buf_puts(&b, "… ") : KB_OK;
+    out.reserve(to - from + 64 + 16 * best_count);
+    if (best)
+        out += "… ";
     size_t pos = from;
-    for (size_t i = best; i < end && !err; i++) {
+    for (size_t i = best; i < end; i++) {
         if (!hit[i])
             continue;
-        err = kb_buf_put_html_n(&b, text.data() + pos, words[i].off - pos);
-        if (!err)
-            err = kb_buf_puts(&b, "<mark>");
-        if (!err)
-            err = kb_buf_put_html_n(&b, text.data() + words[i].off, words[i].len);
-        if (!err)
-            err = kb_buf_puts(&b, "</mark>");
+        put_html(out, text.data() + pos, words[i].off - pos);
+        out += "<mark>";
+        put_html(out, text.data() + words[i].off, words[i].len);
+        out += "</mark>";
         pos = words[i].off + words[i].len;
     }
-    if (!err)
-        err = kb_buf_put_html_n(&b, text.data() + pos, to - pos);
-    if (!err && (end < n || scan < text.size()))
-        err = kb_buf_puts(&b, " …");
-    if (!err && b.data)
-        out.assign(b.data, b.len);
-    kb_buf_release(&b);
-    /* Newlines between paragraphs read as spaces in one line of excerpt. */
-    for (auto &c : out)
-        if (c == '\n')
-            c = ' ';
+    put_html(out, text.data() + pos, to - pos);
+    if (end < n || scan < text.size())
+        out += " …";
     return out;
 }
