@@ -12,7 +12,7 @@
 enum kb_err kb_searchlog_start(const char *db_path) KB_MUST_CHECK;
 /* Flush what is queued and stop the thread. No-op when not started. */
 void kb_searchlog_stop(void);
-/* A random id for a new search (never 0). */
+/* A new search id: positive, unique, increasing (see searchlog.c). */
 int64_t kb_searchlog_new_id(void);
 /* Queue a query (strings copied). */
 void kb_searchlog_query(int64_t id, const char *query, const char *lang, int64_t results);

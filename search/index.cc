@@ -150,6 +150,65 @@ static void load_langs(search_index *idx)
     }
 }
 
+static bool has_prefix(const Xapian::Database &db, const std::string &prefix)
+{
+    return db.allterms_begin(prefix) != db.allterms_end(prefix);
+}
+
+/* What the index holds as a whole, read once per revision (see struct search_index). */
+static void load_meta(search_index *idx)
+{
+    load_langs(idx);
+    idx->docs.clear();
+    idx->synonyms.clear();
+    if (idx->writable)
+        return;
+    idx->has_questions = has_prefix(idx->db, "ZXQ");
+    idx->has_tags = has_prefix(idx->db, "ZK");
+    idx->universal.clear();
+    Xapian::doccount all = idx->db.get_doccount();
+    std::vector<std::string> filters = {"XSpublished", "XApublic"};
+    for (const auto &l : idx->langs)
+        filters.push_back("XL" + l);
+    for (const auto &t : filters)
+        if (all > 0 && idx->db.get_termfreq(t) == all)
+            idx->universal.insert(t);
+    for (auto k = idx->db.synonym_keys_begin(); k != idx->db.synonym_keys_end(); ++k) {
+        auto &list = idx->synonyms[*k];
+        for (auto s = idx->db.synonyms_begin(*k); s != idx->db.synonyms_end(*k); ++s)
+            list.push_back(*s);
+    }
+}
+
+/* Enough for the top results of the queries of a busy hour; 2 KB of text each. */
+static const size_t DOC_CACHE_MAX = 4096;
+
+const search_cached_doc &search_doc_display(search_index *idx, Xapian::docid did,
+                                            const Xapian::Document *doc)
+{
+    thread_local search_cached_doc scratch;
+    search_cached_doc *c = &scratch;
+    if (!idx->writable) {
+        auto it = idx->docs.find(did);
+        if (it != idx->docs.end())
+            return it->second;
+        if (idx->docs.size() >= DOC_CACHE_MAX)
+            idx->docs.clear();
+        c = &idx->docs[did];
+    }
+    try {
+        Xapian::Document d = doc ? *doc : idx->db.get_document(did);
+        c->d = search_docdata_parse(d.get_data());
+        c->text = d.get_value(SEARCH_VALUE_TEXT);
+        c->words = search_snippet_words(c->text);
+    } catch (...) {
+        if (!idx->writable)
+            idx->docs.erase(did);
+        throw;
+    }
+    return *c;
+}
+
 extern "C" enum kb_err search_index_open(const char *dir, bool writable,
                                          struct search_index **out)
 {
@@ -166,7 +225,7 @@ extern "C" enum kb_err search_index_open(const char *dir, bool writable,
         } else {
             idx->db = Xapian::Database(dir);
         }
-        load_langs(idx);
+        load_meta(idx);
         *out = idx;
         return KB_OK;
     } catch (...) {
@@ -205,7 +264,7 @@ extern "C" enum kb_err search_index_reopen(struct search_index *idx)
 {
     try {
         if (idx->db.reopen())
-            load_langs(idx);
+            load_meta(idx);
         return KB_OK;
     } catch (...) {
         return search_fail("reopen");

@@ -20,9 +20,11 @@
 #ifndef SEARCH_INDEX_HH
 #define SEARCH_INDEX_HH
 
+#include <cstdint>
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <xapian.h>
 
@@ -42,6 +44,25 @@ enum {
  * are taken from them. Small on purpose: Xapian inflates the data of every hit shown. */
 #define SEARCH_SNIPPET_TEXT 2048
 
+/* The fields of a document's data. */
+struct search_docdata {
+    int64_t id = 0;
+    std::string slug, title, category, lang;
+};
+
+/* A word of a snippet text (at most SEARCH_SNIPPET_TEXT bytes, so 16 bits suffice). */
+struct search_word16 {
+    uint16_t off, len;
+};
+
+/* What a result shows of a document: its data, the text snippets are cut from, and the
+ * words of that text (splitting it was a third of the snippet time). */
+struct search_cached_doc {
+    search_docdata d;
+    std::string text; /* value SEARCH_VALUE_TEXT */
+    std::vector<search_word16> words;
+};
+
 struct search_index {
     Xapian::Database db;            /* the reader, or the writer seen as a Database */
     Xapian::WritableDatabase wdb;   /* valid when writable */
@@ -51,15 +72,27 @@ struct search_index {
     /* Spelling data gathered since the last commit: word -> occurrences in documents.
      * Adding it per document costs a table update each time; once per commit is enough. */
     std::unordered_map<std::string, Xapian::termcount> pending_spelling;
-};
 
-/* The fields of a document's data. */
-struct search_docdata {
-    int64_t id = 0;
-    std::string slug, title, category, lang;
+    /* Read-only handles keep in memory what every query would otherwise read again from the
+     * tables (each read is a pread of an 8 KB block: about half of a search's time went to
+     * them). Loaded at open, refreshed when search_index_reopen() sees a new revision, so
+     * they never show stale data; a writable handle reads the tables directly. */
+    std::unordered_map<std::string, std::vector<std::string>> synonyms; /* key -> synonyms */
+    bool has_questions = true, has_tags = true; /* some document has such terms */
+    /* Filter terms every document has (published, public, the only language): filtering
+     * on them changes nothing, and their posting lists are the longest of the index. */
+    std::set<std::string> universal;
+    /* Display data of documents recently shown (data fields and snippet text): top results
+     * recur across queries. At most DOC_CACHE_MAX entries, emptied when full. */
+    std::unordered_map<Xapian::docid, search_cached_doc> docs;
 };
 
 search_docdata search_docdata_parse(const std::string &data);
+
+/* The display data of document did: from idx->docs when the handle is read-only, else read
+ * (from doc when given). The reference is valid until the next call on idx. */
+const search_cached_doc &search_doc_display(search_index *idx, Xapian::docid did,
+                                            const Xapian::Document *doc);
 
 /* Folded copy of s (NUL-free UTF-8 in; "" when s is not valid UTF-8). ASCII takes a fast
  * path. */
@@ -75,10 +108,13 @@ std::string search_casefold(const std::string &s);
 size_t search_stems(const Xapian::Stem &stem, const std::string &word, std::string *folded,
                     std::string out[2]);
 
-/* The HTML snippet of text: the window with the most words whose stem (in lang) is in
- * stems, escaped, matches in <mark>. */
-std::string search_snippet(const std::string &text, const std::string &lang,
-                           const std::set<std::string> &stems);
+/* The words of a snippet text (its first SEARCH_SNIPPET_TEXT bytes), for search_snippet. */
+std::vector<search_word16> search_snippet_words(const std::string &text);
+
+/* The HTML snippet of text, whose words are words (search_snippet_words): the window with
+ * the most words whose stem (in lang) is in stems, escaped, matches in <mark>. */
+std::string search_snippet(const std::string &text, const std::vector<search_word16> &words,
+                           const std::string &lang, const std::set<std::string> &stems);
 
 /* search_stems() of a word as written (case-folded here), remembered per thread: a knowledge
  * base uses a few tens of thousands of distinct words, and folding and stemming each

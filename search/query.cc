@@ -108,9 +108,19 @@ std::string clean_query(const char *text)
     return search_casefold(t);
 }
 
+/* The synonyms of a key ("<lang>:<folded words>"): from memory on read-only handles. */
+std::vector<std::string> synonyms_of(const search_index *idx, const std::string &key)
+{
+    if (!idx->writable) {
+        auto it = idx->synonyms.find(key);
+        return it == idx->synonyms.end() ? std::vector<std::string>() : it->second;
+    }
+    return std::vector<std::string>(idx->db.synonyms_begin(key), idx->db.synonyms_end(key));
+}
+
 /* Words of the query, stop words removed (unless nothing else is left), grouped with their
  * synonyms for language lang (multi-word keys first, longest match). */
-std::vector<qword> analyse(const Xapian::Database &db, const std::vector<std::string> &words,
+std::vector<qword> analyse(const search_index *idx, const std::vector<std::string> &words,
                            const std::string &lang)
 {
     std::vector<std::string> kept, folded;
@@ -135,13 +145,13 @@ std::vector<qword> analyse(const Xapian::Database &db, const std::vector<std::st
             std::string key = folded[i];
             for (size_t k = 1; k < n; k++)
                 key += " " + folded[i + k];
-            auto it = db.synonyms_begin(prefix + key);
-            if (it == db.synonyms_end(prefix + key) && n > 1)
+            std::vector<std::string> syn = synonyms_of(idx, prefix + key);
+            if (syn.empty() && n > 1)
                 continue;
             q.text = key;
             q.alts.emplace_back(kept.begin() + (long)i, kept.begin() + (long)(i + n));
-            for (; it != db.synonyms_end(prefix + key); ++it)
-                q.alts.push_back(split_words(*it, 8));
+            for (const auto &alt : syn)
+                q.alts.push_back(split_words(alt, 8));
             used = n;
             break;
         }
@@ -180,29 +190,65 @@ Xapian::Query field_query(const qword &w, const Xapian::Stem &stem, const std::s
     return Xapian::Query(Xapian::Query::OP_SYNONYM, alts.begin(), alts.end());
 }
 
-Xapian::Query lang_query(const std::vector<qword> &words, const Xapian::Stem &stem)
+/* A field no document uses is left out: its terms would match nothing, and looking each of
+ * them up still costs a read of the table. */
+Xapian::Query lang_query(const search_index *idx, const std::vector<qword> &words,
+                         const Xapian::Stem &stem)
 {
     std::vector<Xapian::Query> per_word;
     for (const auto &w : words) {
-        Xapian::Query fields[] = {
-            field_query(w, stem, ""),
-            Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT, field_query(w, stem, "S"), W_TITLE),
-            Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT, field_query(w, stem, "XQ"),
-                          W_QUESTIONS),
-            Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT, field_query(w, stem, "K"), W_TAGS),
-        };
-        per_word.emplace_back(Xapian::Query::OP_OR, fields, fields + 4);
+        std::vector<Xapian::Query> fields;
+        fields.push_back(field_query(w, stem, ""));
+        fields.emplace_back(Xapian::Query::OP_SCALE_WEIGHT, field_query(w, stem, "S"), W_TITLE);
+        if (idx->has_questions)
+            fields.emplace_back(Xapian::Query::OP_SCALE_WEIGHT, field_query(w, stem, "XQ"),
+                                W_QUESTIONS);
+        if (idx->has_tags)
+            fields.emplace_back(Xapian::Query::OP_SCALE_WEIGHT, field_query(w, stem, "K"),
+                                W_TAGS);
+        per_word.emplace_back(Xapian::Query::OP_OR, fields.begin(), fields.end());
     }
     return Xapian::Query(Xapian::Query::OP_OR, per_word.begin(), per_word.end());
 }
 
-Xapian::Query scope_filter(enum search_scope scope)
+/* The filter on term t: none when every document has it (read-only handles only). */
+bool needed(const search_index *idx, const std::string &t)
 {
-    Xapian::Query published("XSpublished");
-    Xapian::Query audience("XApublic");
+    return idx->writable || idx->universal.count(t) == 0;
+}
+
+/* Audience and status filter; an empty query when it lets every document through. */
+Xapian::Query scope_filter(const search_index *idx, enum search_scope scope)
+{
+    std::vector<Xapian::Query> parts;
+    if (needed(idx, "XSpublished"))
+        parts.emplace_back("XSpublished");
     if (scope == SEARCH_SCOPE_INTERNAL)
-        audience = Xapian::Query(Xapian::Query::OP_OR, audience, Xapian::Query("XAinternal"));
-    return Xapian::Query(Xapian::Query::OP_AND, published, audience);
+        parts.emplace_back(Xapian::Query::OP_OR, Xapian::Query("XApublic"),
+                           Xapian::Query("XAinternal"));
+    else if (needed(idx, "XApublic"))
+        parts.emplace_back("XApublic");
+    return Xapian::Query(Xapian::Query::OP_AND, parts.begin(), parts.end());
+}
+
+/* Filters are built from parts that may be empty, meaning "no constraint" (for Xapian an
+ * empty query matches nothing, so they never reach it as such). */
+Xapian::Query filtered(const Xapian::Query &q, const Xapian::Query &f)
+{
+    return f.empty() ? q : Xapian::Query(Xapian::Query::OP_FILTER, q, f);
+}
+
+Xapian::Query both(const Xapian::Query &a, const Xapian::Query &b)
+{
+    if (a.empty())
+        return b;
+    return b.empty() ? a : Xapian::Query(Xapian::Query::OP_AND, a, b);
+}
+
+/* Documents of language l. */
+Xapian::Query lang_filter(const search_index *idx, const std::string &l)
+{
+    return needed(idx, "XL" + l) ? Xapian::Query("XL" + l) : Xapian::Query();
 }
 
 std::vector<std::string> query_langs(const search_index *idx, const char *lang)
@@ -222,7 +268,7 @@ Xapian::Query build(const search_index *idx, const std::vector<std::string> &wor
     std::vector<Xapian::Query> parts;
     for (const auto &l : langs) {
         Xapian::Stem stem = search_stemmer(l);
-        std::vector<qword> qw = analyse(idx->db, words, l);
+        std::vector<qword> qw = analyse(idx, words, l);
         if (stems) {
             auto &set = (*stems)[l];
             std::string folded, st[2];
@@ -233,15 +279,13 @@ Xapian::Query build(const search_index *idx, const std::vector<std::string> &wor
                             set.insert(st[k - 1]);
         }
         /* Stems of one language only mean something in documents of that language. */
-        parts.emplace_back(Xapian::Query::OP_FILTER, lang_query(qw, stem),
-                           Xapian::Query("XL" + l));
+        parts.push_back(filtered(lang_query(idx, qw, stem), lang_filter(idx, l)));
     }
     Xapian::Query q(Xapian::Query::OP_OR, parts.begin(), parts.end());
-    Xapian::Query filter = scope_filter(scope);
+    Xapian::Query filter = scope_filter(idx, scope);
     if (category && *category)
-        filter = Xapian::Query(Xapian::Query::OP_AND, filter,
-                               Xapian::Query("XC" + search_fold(category)));
-    return Xapian::Query(Xapian::Query::OP_FILTER, q, filter);
+        filter = both(filter, Xapian::Query("XC" + search_fold(category)));
+    return filtered(q, filter);
 }
 
 char *dup(const std::string &s)
@@ -255,7 +299,7 @@ char *dup(const std::string &s)
 }
 
 /* Fill r->hits from mset (snippets when stems is given). */
-void fill_hits(search_result *r, const Xapian::MSet &mset,
+void fill_hits(search_index *idx, search_result *r, const Xapian::MSet &mset,
                const std::map<std::string, std::set<std::string>> *stems)
 {
     r->hits = static_cast<search_hit *>(calloc(mset.size() ? mset.size() : 1, sizeof(search_hit)));
@@ -263,8 +307,8 @@ void fill_hits(search_result *r, const Xapian::MSet &mset,
         throw std::bad_alloc();
     static const std::set<std::string> none;
     for (auto it = mset.begin(); it != mset.end(); ++it) {
-        Xapian::Document doc = it.get_document();
-        search_docdata d = search_docdata_parse(doc.get_data());
+        const search_cached_doc &c = search_doc_display(idx, *it, nullptr);
+        const search_docdata &d = c.d;
         search_hit *h = &r->hits[r->nhits++];
         h->id = d.id;
         h->slug = dup(d.slug);
@@ -274,7 +318,7 @@ void fill_hits(search_result *r, const Xapian::MSet &mset,
         h->score = it.get_weight();
         if (stems) {
             auto s = stems->find(d.lang);
-            h->snippet = dup(search_snippet(doc.get_value(SEARCH_VALUE_TEXT), d.lang,
+            h->snippet = dup(search_snippet(c.text, c.words, d.lang,
                                             s != stems->end() ? s->second : none));
         }
     }
@@ -423,7 +467,7 @@ extern "C" enum kb_err search_run(struct search_index *idx, const struct search_
             }
         }
         r->total = mset.get_matches_estimated();
-        fill_hits(r, mset, &stems);
+        fill_hits(idx, r, mset, &stems);
         fill_facets(r, *facets);
         r->took_ms = ms_since(t0);
         *out = r;
@@ -470,17 +514,15 @@ extern "C" enum kb_err search_suggest(struct search_index *idx, const char *pref
             if (must.empty())
                 continue;
             Xapian::Query q(Xapian::Query::OP_AND, must.begin(), must.end());
-            parts.emplace_back(Xapian::Query::OP_FILTER, q, Xapian::Query("XL" + l));
+            parts.push_back(filtered(q, lang_filter(idx, l)));
         }
         if (!parts.empty()) {
             Xapian::Enquire enq(idx->db);
-            enq.set_query(Xapian::Query(Xapian::Query::OP_FILTER,
-                                        Xapian::Query(Xapian::Query::OP_OR, parts.begin(),
-                                                      parts.end()),
-                                        scope_filter(scope)));
+            enq.set_query(filtered(Xapian::Query(Xapian::Query::OP_OR, parts.begin(), parts.end()),
+                                   scope_filter(idx, scope)));
             Xapian::MSet mset = enq.get_mset(0, std::min<size_t>(limit ? limit : 8, 20));
             r->total = mset.get_matches_estimated();
-            fill_hits(r, mset, nullptr);
+            fill_hits(idx, r, mset, nullptr);
         }
         *out = r;
         return KB_OK;
@@ -527,12 +569,10 @@ extern "C" enum kb_err search_related(struct search_index *idx, int64_t id,
         if (!terms.empty()) {
             Xapian::Query q(Xapian::Query::OP_OR, terms.begin(), terms.end());
             q = Xapian::Query(Xapian::Query::OP_AND_NOT, q, Xapian::Query(idterm));
-            Xapian::Query filter(Xapian::Query::OP_AND, scope_filter(scope),
-                                 Xapian::Query("XL" + d.lang));
-            enq.set_query(Xapian::Query(Xapian::Query::OP_FILTER, q, filter));
+            enq.set_query(filtered(q, both(scope_filter(idx, scope), lang_filter(idx, d.lang))));
             Xapian::MSet mset = enq.get_mset(0, std::min<size_t>(limit ? limit : 5, 20));
             r->total = mset.size();
-            fill_hits(r, mset, nullptr);
+            fill_hits(idx, r, mset, nullptr);
         }
         *out = r;
         return KB_OK;

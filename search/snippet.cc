@@ -204,22 +204,32 @@ void put_html(std::string &out, const char *s, size_t n)
 
 } // namespace
 
-std::string search_snippet(const std::string &text, const std::string &lang,
-                           const std::set<std::string> &stems)
+std::vector<search_word16> search_snippet_words(const std::string &text)
+{
+    /* Stored texts are at most SEARCH_SNIPPET_TEXT bytes, cut on a UTF-8 boundary. */
+    size_t scan = std::min<size_t>(text.size(), SEARCH_SNIPPET_TEXT);
+    /* Words are separated by at least one byte: scan / 2 + 1 spans always suffice. */
+    thread_local std::vector<search_span> spans;
+    if (spans.size() < scan / 2 + 1)
+        spans.resize(scan / 2 + 1);
+    size_t n = std::min(search_words(text.data(), scan, spans.data(), scan / 2 + 1),
+                        scan / 2 + 1);
+    std::vector<search_word16> out(n);
+    for (size_t i = 0; i < n; i++)
+        out[i] = search_word16{(uint16_t)spans[i].off, (uint16_t)spans[i].len};
+    return out;
+}
+
+std::string search_snippet(const std::string &text, const std::vector<search_word16> &words,
+                           const std::string &lang, const std::set<std::string> &stems)
 {
     thread_local snippet_cache cache;
-    thread_local std::vector<search_span> words;
     thread_local std::vector<char> hit;
     thread_local std::vector<candidate> cand;
     snippet_cache &c = cache;
 
-    /* The stored text is at most SEARCH_SNIPPET_TEXT bytes, cut on a UTF-8 boundary. */
     size_t scan = std::min<size_t>(text.size(), SEARCH_SNIPPET_TEXT);
-    /* Words are separated by at least one byte: scan / 2 + 1 spans always suffice. */
-    if (words.size() < scan / 2 + 1)
-        words.resize(scan / 2 + 1);
-    size_t n = search_words(text.data(), scan, words.data(), scan / 2 + 1);
-    n = std::min(n, scan / 2 + 1);
+    size_t n = words.size();
     if (hit.size() < n) {
         hit.resize(n);
         cand.resize(n);

@@ -333,6 +333,78 @@ static void clear_and_uncommitted(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A reader keeps display data, synonyms and which filters are no-ops in memory: after a
+ * commit and a reopen it must show the new title, apply new synonyms, and filter an article
+ * that became internal even when every article used to be public and published. */
+static void reader_memory_follows_changes(void **state)
+{
+    (void)state;
+    char d2[64];
+    snprintf(d2, sizeof d2, "/tmp/kb-test-cache-XXXXXX");
+    assert_non_null(mkdtemp(d2));
+    struct search_index *w = NULL, *rd = NULL;
+    struct search_doc sd = {.id = 1, .slug = "essai", .title = "Réserver un essai",
+                            .lang = "fr", .category = "Essai", .audience = "public",
+                            .status = "published", .body = "Essayez la voiture en concession."};
+    assert_int_equal(search_index_open(d2, true, &w), KB_OK);
+    assert_int_equal(search_index_put(w, &sd), KB_OK);
+    assert_int_equal(search_index_commit(w), KB_OK);
+    search_index_free(w);
+
+    assert_int_equal(search_index_open(d2, false, &rd), KB_OK);
+    struct search_query q = {.text = "essai concession", .lang = "fr"};
+    struct search_result *r = NULL;
+    assert_int_equal(search_run(rd, &q, &r), KB_OK);
+    assert_int_equal(r->nhits, 1);
+    assert_string_equal(r->hits[0].title, "Réserver un essai");
+    search_result_free(r);
+
+    /* The article changes title and becomes internal; a second one appears. */
+    char syn[128];
+    snprintf(syn, sizeof syn, "%s.txt", d2);
+    FILE *f = fopen(syn, "w");
+    assert_non_null(f);
+    fputs("essai, galop\n", f);
+    fclose(f);
+    assert_int_equal(search_index_open(d2, true, &w), KB_OK);
+    sd.title = "Réserver un essai (procédure agent)";
+    sd.audience = "internal";
+    assert_int_equal(search_index_put(w, &sd), KB_OK);
+    struct search_doc sd2 = sd;
+    sd2.id = 2;
+    sd2.slug = "essai-public";
+    sd2.title = "Essai en concession";
+    sd2.audience = "public";
+    assert_int_equal(search_index_put(w, &sd2), KB_OK);
+    assert_int_equal(search_synonyms_load(w, "fr", syn), KB_OK);
+    assert_int_equal(search_index_commit(w), KB_OK);
+    search_index_free(w);
+    unlink(syn);
+
+    assert_int_equal(search_index_reopen(rd), KB_OK);
+    assert_int_equal(search_run(rd, &q, &r), KB_OK);
+    assert_int_equal(r->nhits, 1);
+    assert_string_equal(r->hits[0].slug, "essai-public");
+    search_result_free(r);
+    q.scope = SEARCH_SCOPE_INTERNAL;
+    assert_int_equal(search_run(rd, &q, &r), KB_OK);
+    assert_int_equal(r->nhits, 2);
+    assert_true(has(r, "essai"));
+    for (size_t i = 0; i < r->nhits; i++)
+        if (strcmp(r->hits[i].slug, "essai") == 0)
+            assert_string_equal(r->hits[i].title, "Réserver un essai (procédure agent)");
+    search_result_free(r);
+    /* New synonyms reach the reader too. */
+    struct search_query g = {.text = "galop", .lang = "fr"};
+    assert_int_equal(search_run(rd, &g, &r), KB_OK);
+    assert_true(has(r, "essai-public"));
+    search_result_free(r);
+    search_index_free(rd);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", d2);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -341,7 +413,7 @@ int main(void)
         cmocka_unit_test(spelling_correction),    cmocka_unit_test(snippets_are_escaped_and_marked),
         cmocka_unit_test(other_languages_stem),   cmocka_unit_test(hostile_queries),
         cmocka_unit_test(writer_changes_are_seen), cmocka_unit_test(suggest_and_related),
-        cmocka_unit_test(clear_and_uncommitted),
+        cmocka_unit_test(clear_and_uncommitted), cmocka_unit_test(reader_memory_follows_changes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
