@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "kb/text.h"
 
 const char *bot_kvs_get(const struct bot_kvs *m, const char *k)
@@ -92,6 +94,11 @@ enum kb_err bot_brain_new(unsigned flags, struct bot_brain **out)
     *out = NULL;
     if (!b)
         return KB_ENOMEM;
+    if (sodium_init() < 0) {
+        free(b);
+        return KB_EINTERNAL;
+    }
+    randombytes_buf(b->users_key, sizeof b->users_key);
     b->flags = flags;
     b->diag = diag_stderr;
     pthread_rwlock_init(&b->vars_lock, NULL);

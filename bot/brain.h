@@ -114,6 +114,7 @@ struct bot_brain {
     pthread_mutex_t sort_lock;
     pthread_mutex_t users_lock;
     struct bot_user **ub; /* hash buckets */
+    unsigned char users_key[16]; /* crypto_shorthash_KEYBYTES, random per brain */
     size_t nub, nusers;
 };
 

@@ -7,16 +7,22 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "bot/brain.h"
 
-/* FNV-1a: spreads user ids over the buckets; not a security boundary (ids come from the
- * host program, which authenticates its users). */
-static uint32_t id_hash(const char *s)
+/* SipHash (libsodium's crypto_shorthash) under a key drawn per brain: user ids may come
+ * from the outside (a chat session, a CRM contact), and a keyed hash keeps anyone from
+ * choosing ids that all land in one bucket. */
+_Static_assert(sizeof(((struct bot_brain *)0)->users_key) == crypto_shorthash_KEYBYTES,
+               "users_key is a crypto_shorthash key");
+
+static uint32_t id_hash(const struct bot_brain *b, const char *s)
 {
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
+    unsigned char out[crypto_shorthash_BYTES];
+    crypto_shorthash(out, (const unsigned char *)s, strlen(s), b->users_key);
+    uint32_t h;
+    memcpy(&h, out, sizeof h);
     return h;
 }
 
@@ -54,7 +60,7 @@ static bool grow(struct bot_brain *b)
 /* Under the table lock: the user named name, created when absent (NULL: out of memory). */
 static struct bot_user *find(struct bot_brain *b, const char *name, bool create)
 {
-    uint32_t h = id_hash(name);
+    uint32_t h = id_hash(b, name);
     if (b->nub)
         for (struct bot_user *u = b->ub[h & (b->nub - 1)]; u; u = u->next)
             if (u->hash == h && strcmp(u->name, name) == 0)

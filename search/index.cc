@@ -13,6 +13,8 @@
 #include <new>
 #include <set>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 extern "C" {
@@ -165,6 +167,7 @@ static void load_meta(search_index *idx)
         return;
     idx->has_questions = has_prefix(idx->db, "ZXQ");
     idx->has_tags = has_prefix(idx->db, "ZK");
+    idx->has_categories = has_prefix(idx->db, "XC");
     idx->universal.clear();
     Xapian::doccount all = idx->db.get_doccount();
     std::vector<std::string> filters = {"XSpublished", "XApublic"};
@@ -273,35 +276,38 @@ extern "C" enum kb_err search_index_reopen(struct search_index *idx)
 
 /* Index the words of text (as written): their stems under prefix, the folded words themselves
  * when all_words (titles, questions and tags only: suggestions complete those, and leaving
- * them out of bodies halves the terms to write), and the words into *spelling when given. */
+ * them out of bodies halves the terms to write), and the words into *spelling when given.
+ * Each distinct word is looked up and added once, with its count folded into the wdf: a text
+ * repeats its words, and every add_term is an insertion into the document's term map. */
 static void index_words(Xapian::Document &doc, const std::string &text, const Xapian::Stem &stem,
                         const std::string &lang, const char *prefix, unsigned wdf,
                         bool all_words, std::set<std::string> *spelling)
 {
-    std::vector<search_span> spans(256);
+    thread_local std::vector<search_span> spans(256);
+    thread_local std::unordered_map<std::string_view, unsigned> counts;
     size_t n = search_words(text.data(), text.size(), spans.data(), spans.size());
     if (n > spans.size()) {
         spans.resize(n);
         n = search_words(text.data(), text.size(), spans.data(), spans.size());
     }
+    counts.clear();
+    for (size_t i = 0; i < n; i++)
+        if (spans[i].len <= SEARCH_MAX_WORD)
+            counts[std::string_view(text.data() + spans[i].off, spans[i].len)]++;
     std::string term, word;
-    for (size_t i = 0; i < n; i++) {
-        if (spans[i].len > SEARCH_MAX_WORD)
-            continue;
-        word.assign(text, spans[i].off, spans[i].len);
+    for (const auto &wc : counts) {
+        word.assign(wc.first);
         const search_word_stems &ws = search_stems_memo(stem, lang, word);
         const std::string &folded = ws.folded;
-        const std::string *stems = ws.st;
-        size_t k = ws.k;
         if (all_words)
-            doc.add_term(folded, wdf);
+            doc.add_term(folded, wdf * wc.second);
         if (spelling && folded.size() >= 3 && !(folded[0] >= '0' && folded[0] <= '9'))
             spelling->insert(folded);
-        for (size_t j = 0; j < k; j++) {
+        for (size_t j = 0; j < ws.k; j++) {
             term = "Z";
             term += prefix;
-            term += stems[j];
-            doc.add_term(term, wdf);
+            term += ws.st[j];
+            doc.add_term(term, wdf * wc.second);
         }
     }
 }

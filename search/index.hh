@@ -79,6 +79,7 @@ struct search_index {
      * they never show stale data; a writable handle reads the tables directly. */
     std::unordered_map<std::string, std::vector<std::string>> synonyms; /* key -> synonyms */
     bool has_questions = true, has_tags = true; /* some document has such terms */
+    bool has_categories = true;                 /* some document has a category */
     /* Filter terms every document has (published, public, the only language): filtering
      * on them changes nothing, and their posting lists are the longest of the index. */
     std::set<std::string> universal;

@@ -442,11 +442,15 @@ extern "C" enum kb_err search_run(struct search_index *idx, const struct search_
         std::map<std::string, std::set<std::string>> stems;
         Xapian::Enquire enq(idx->db);
         enq.set_weighting_scheme(Xapian::BM25Weight(BM25_K1, 0, 1, BM25_B, 0.5));
+        /* Facets need the category of each candidate, and at least FACET_CHECK of them;
+         * an index without categories needs neither (nor the reads they cost). */
         Xapian::ValueCountMatchSpy spy(SEARCH_VALUE_CATEGORY);
-        enq.add_matchspy(&spy);
+        Xapian::doccount check = idx->has_categories ? FACET_CHECK : 0;
+        if (idx->has_categories)
+            enq.add_matchspy(&spy);
         Xapian::Query base = build(idx, words, langs, q->category, q->scope, &stems);
         enq.set_query(base);
-        Xapian::MSet mset = enq.get_mset(offset, limit, FACET_CHECK);
+        Xapian::MSet mset = enq.get_mset(offset, limit, check);
 
         /* Suggest a spelling only when what was typed finds (almost) nothing: a word the
          * index does not know is often a real word that simply is not in any article. */
@@ -460,10 +464,11 @@ extern "C" enum kb_err search_run(struct search_index *idx, const struct search_
                 std::vector<std::string> fw = split_words(fixed, QUERY_MAX_WORDS);
                 stems.clear();
                 enq.clear_matchspies();
-                enq.add_matchspy(&spy2);
+                if (idx->has_categories)
+                    enq.add_matchspy(&spy2);
                 facets = &spy2;
                 enq.set_query(build(idx, fw, langs, q->category, q->scope, &stems));
-                mset = enq.get_mset(offset, limit, FACET_CHECK);
+                mset = enq.get_mset(offset, limit, check);
             }
         }
         r->total = mset.get_matches_estimated();
