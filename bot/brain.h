@@ -24,6 +24,10 @@
 #define BOT_OUT_MAX (1u << 20) /* bytes of one reply, tags expanded */
 #define BOT_HISTORY 9
 #define BOT_MAX_STEPS 200000u /* matcher backtracking steps per trigger */
+/* ... and per message over all triggers tried (redirects included), and per sort for the
+ * unreachable-trigger check: a brain of many pathological triggers stays bounded too. */
+#define BOT_MAX_MESSAGE_STEPS 2000000ul
+#define BOT_MAX_SORT_STEPS 20000000ul
 
 struct bot_kv {
     char *k, *v;
@@ -136,15 +140,18 @@ struct bot_match {
     const char *star[BOT_MAX_STARS];
     size_t starlen[BOT_MAX_STARS];
     int nstar;
-    unsigned steps;
+    unsigned steps, limit;
     const struct bot_brain *b;
 };
 /* Normalises a message for matching: substitutions, case folding, punctuation removed. */
 char *bot_normalise(const struct bot_brain *b, const char *in);
 /* Whole-word phrase substitution of text through map (longest key first) into out. */
 enum kb_err bot_subst(const struct bot_kvs *map, const char *text, struct kb_buf *out) KB_MUST_CHECK;
-/* Matches a (tag-free, folded) pattern against a normalised message; captures in m. */
-bool bot_match(const struct bot_brain *b, const char *pat, const char *msg, struct bot_match *m);
+/* Matches a (tag-free, folded) pattern against a normalised message; captures in m. At most
+ * BOT_MAX_STEPS steps, and at most *budget when budget is given (decreased by the steps
+ * taken; a spent budget matches nothing). */
+bool bot_match(const struct bot_brain *b, const char *pat, const char *msg, struct bot_match *m,
+               unsigned long *budget);
 
 /* Accent-free matching key of a normalised text, with the way back to it for captures. */
 struct bot_key {

@@ -27,11 +27,13 @@ static bool try_alt(struct bot_match *m, const char *alts, size_t altlen, const 
                     const char *s, const char *s0, bool optional)
 {
     const char *a = alts, *end = alts + altlen;
-    while (a <= end) {
+    char buf[512];
+    /* rest is the same for every alternative; one that cannot fit is never tried */
+    size_t rl = strnlen(rest, sizeof buf);
+    while (a <= end && rl < sizeof buf) {
         const char *bar = memchr(a, '|', (size_t)(end - a));
         if (!bar)
             bar = end;
-        char buf[512];
         size_t al = (size_t)(bar - a);
         while (al && a[0] == ' ') {
             a++;
@@ -39,7 +41,6 @@ static bool try_alt(struct bot_match *m, const char *alts, size_t altlen, const 
         }
         while (al && a[al - 1] == ' ')
             al--;
-        size_t rl = strlen(rest);
         if (al + rl + 1 <= sizeof buf) {
             memcpy(buf, a, al);
             /* wildcards inside [optionals] match but do not capture (WD): mark them */
@@ -59,7 +60,7 @@ static bool try_alt(struct bot_match *m, const char *alts, size_t altlen, const 
 
 static bool match_at(struct bot_match *m, const char *p, const char *s, const char *s0)
 {
-    if (++m->steps > BOT_MAX_STEPS)
+    if (++m->steps > m->limit)
         return false;
     if (!*p)
         return !*s;
@@ -75,7 +76,8 @@ static bool match_at(struct bot_match *m, const char *p, const char *s, const ch
     }
     if (*p == NOCAP_ANY || *p == NOCAP_NUM || *p == NOCAP_ALPHA) {
         char kind = *p == NOCAP_ANY ? '*' : *p == NOCAP_NUM ? '#' : '_';
-        for (const char *e = s + 1; e <= s + strlen(s); e++) {
+        const char *se = s + strlen(s);
+        for (const char *e = s + 1; e <= se; e++) {
             char c = e[-1];
             if (kind == '#' && !isdigit((unsigned char)c))
                 break;
@@ -92,7 +94,8 @@ static bool match_at(struct bot_match *m, const char *p, const char *s, const ch
         if (idx >= BOT_MAX_STARS)
             return false;
         m->nstar++;
-        for (const char *e = s + 1; e <= s + strlen(s); e++) {
+        const char *se = s + strlen(s);
+        for (const char *e = s + 1; e <= se; e++) {
             char c = e[-1];
             if (kind == '#' && !isdigit((unsigned char)c))
                 break;
@@ -191,10 +194,12 @@ static bool match_at(struct bot_match *m, const char *p, const char *s, const ch
     return false;
 }
 
-bool bot_match(const struct bot_brain *b, const char *pat, const char *msg, struct bot_match *m)
+bool bot_match(const struct bot_brain *b, const char *pat, const char *msg, struct bot_match *m,
+               unsigned long *budget)
 {
     memset(m, 0, sizeof *m);
     m->b = b;
+    m->limit = budget && *budget < BOT_MAX_STEPS ? (unsigned)*budget : BOT_MAX_STEPS;
     if (strcmp(pat, "*") == 0) {
         /* the catch-all also takes an empty message (all punctuation, say) */
         m->star[0] = msg;
@@ -202,7 +207,10 @@ bool bot_match(const struct bot_brain *b, const char *pat, const char *msg, stru
         m->nstar = 1;
         return true;
     }
-    return match_at(m, pat, msg, msg);
+    bool hit = match_at(m, pat, msg, msg);
+    if (budget)
+        *budget -= m->steps < *budget ? m->steps : *budget;
+    return hit;
 }
 
 /* Replaces whole-word phrases of text found in map (longest key first) into out. */

@@ -27,6 +27,7 @@ struct rctx {
     struct bot_user *u;
     int depth, limit;
     unsigned calls; /* replies fetched for this message: conditions that redirect can branch */
+    unsigned long steps; /* matcher steps left for this message */
     const char *ok; /* the real reply, while the begin block's reply is expanded */
 };
 
@@ -618,7 +619,7 @@ static enum kb_err try_match(struct rctx *c, const char *pat, const char *msg,
 {
     char *dyn = NULL;
     enum kb_err e = pattern_for(c, pat, &dyn);
-    *hit = !e && bot_match(c->b, dyn ? dyn : pat, key->s, m);
+    *hit = !e && bot_match(c->b, dyn ? dyn : pat, key->s, m, &c->steps);
     if (*hit)
         bot_key_captures(key, msg, m);
     free(dyn);
@@ -759,7 +760,7 @@ static enum kb_err begin_reply(struct rctx *c, struct bot_topic *begin, const ch
     memset(&pm, 0, sizeof pm);
     enum kb_err e = KB_OK;
     for (size_t i = 0; i < begin->nsorted && !hit; i++)
-        if (bot_match(c->b, begin->sorted[i]->pat, "request", &m))
+        if (bot_match(c->b, begin->sorted[i]->pat, "request", &m, &c->steps))
             hit = begin->sorted[i];
     if (!hit)
         return reply_for(c, msg, out);
@@ -838,7 +839,7 @@ enum kb_err bot_reply(struct bot_brain *b, const char *user, const char *message
         free(clean);
         return KB_ENOMEM;
     }
-    struct rctx c = {.b = b, .u = u, .limit = bot_depth_limit(b)};
+    struct rctx c = {.b = b, .u = u, .limit = bot_depth_limit(b), .steps = BOT_MAX_MESSAGE_STEPS};
     struct kb_buf o;
     kb_buf_init(&o, BOT_OUT_MAX);
     struct bot_topic *begin = bot_topic_get(b, "__begin__", false);

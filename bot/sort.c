@@ -164,7 +164,7 @@ static bool exact(const char *pat)
     return !strpbrk(pat, "*#_()[]@<{");
 }
 
-static void check_topic(struct bot_brain *b, struct bot_topic *tp)
+static void check_topic(struct bot_brain *b, struct bot_topic *tp, unsigned long *budget)
 {
     char w1[300];
     for (size_t i = 0; i < tp->n; i++) {
@@ -200,7 +200,7 @@ static void check_topic(struct bot_brain *b, struct bot_topic *tp)
     }
     /* Shadowing: an exact trigger that an earlier trigger of the sorted list also matches
      * can never be reached from this topic. Duplicates were reported above. */
-    for (size_t i = 0; i < tp->nsorted; i++) {
+    for (size_t i = 0; i < tp->nsorted && *budget; i++) {
         const struct bot_trig *t = tp->sorted[i];
         if (t->topic != tp || !exact(t->pat))
             continue;
@@ -209,7 +209,7 @@ static void check_topic(struct bot_brain *b, struct bot_topic *tp)
             struct bot_match m;
             if (strcmp(o->pat, t->pat) == 0)
                 break;
-            if (!strchr(o->pat, '<') && bot_match(b, o->pat, t->pat, &m)) {
+            if (!strchr(o->pat, '<') && bot_match(b, o->pat, t->pat, &m, budget)) {
                 bot_diag(b, BOT_DIAG_WARNING, t->file, t->line,
                          "trigger \"%s\" can never match in topic \"%s\": \"%s\" (%s) is tried "
                          "first and matches the same message", t->pat, tp->name, o->pat,
@@ -249,8 +249,11 @@ enum kb_err bot_sort_topics(struct bot_brain *b)
         }
         free(c.e);
     }
+    /* The shadowing check compares pairs of triggers: bounded for the whole brain, past
+     * which it is skipped rather than delaying the load. */
+    unsigned long budget = BOT_MAX_SORT_STEPS;
     for (size_t i = 0; i < b->ntopics && !err; i++)
-        check_topic(b, b->topics[i]);
+        check_topic(b, b->topics[i], &budget);
     return err;
 }
 
