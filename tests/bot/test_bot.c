@@ -121,6 +121,18 @@ static void test_hostile(void **state)
     assert_int_equal(bot_reply(g, "u", "anything", &got), KB_OK);
     free(got);
     bot_brain_free(g);
+
+    /* Thousands of triggers that backtrack hard on a long message: the matcher's budget per
+     * message is spent after a few of them, and the catch-all still answers at once. */
+    struct kb_buf rules;
+    kb_buf_init(&rules, 1 << 20);
+    for (int i = 0; i < 3000; i++)
+        assert_int_equal(kb_buf_printf(&rules, "+ * * * * * * * * * * * * zz%d\n- no\n", i), KB_OK);
+    assert_int_equal(kb_buf_puts(&rules, "+ *\n- fallback\n"), KB_OK);
+    struct bot_brain *p = load(rules.data, 0);
+    kb_buf_release(&rules);
+    expect(p, "a b c d e f g h i j k l m n o p q r s t u v w x y z a b c d e f g", "fallback");
+    bot_brain_free(p);
 }
 
 /* The WD's order: weight, then atomic > [optional] > _ > # > *, then only-_ , only-# , "*". */
