@@ -16,6 +16,9 @@
 #define TAG_MAX 4096
 #define MACRO_ARGS 32
 #define BOT_MAX_CALLS 1000 /* replies fetched (redirects included) for one message */
+/* Bytes of message text normalised for one message, redirects included: a thousand
+ * redirects of a long text would otherwise normalise gigabytes. */
+#define BOT_MAX_MESSAGE_TEXT (4u << 20)
 
 struct caps {
     const struct bot_match *star;    /* the trigger's wildcards */
@@ -28,6 +31,12 @@ struct rctx {
     int depth, limit;
     unsigned calls; /* replies fetched for this message: conditions that redirect can branch */
     unsigned long steps; /* matcher steps left for this message */
+    size_t text_left;    /* bytes of (redirected) messages that may still be normalised */
+    /* The bot's last reply, normalised once per message for %previous (NULL until needed):
+     * redirects may look for a trigger hundreds of times. */
+    char *last;
+    struct bot_key last_key;
+    bool have_last;
     const char *ok; /* the real reply, while the begin block's reply is expanded */
 };
 
@@ -649,21 +658,31 @@ static enum kb_err find_trigger(struct rctx *c, struct bot_topic *tp, const char
     if (!tp)
         return KB_OK;
     if (tp->nsprev && c->u->out[0]) {
-        /* the <botstar> captures point into it: the caller frees it after expanding */
-        char *last = *lastp = bot_normalise(c->b, c->u->out[0]);
-        struct bot_key lk;
-        if (!last || bot_key_make(c->b, last, &lk))
-            return KB_ENOMEM;
+        if (!c->have_last) {
+            /* the <botstar> captures point into it: freed with the message's context; only
+             * the start of a very long reply is compared */
+            const char *o = c->u->out[0];
+            size_t n = kb_text_utf8_prefix(o, strnlen(o, BOT_MAX_MESSAGE));
+            char *cut = strndup(o, n);
+            c->last = cut ? bot_normalise(c->b, cut) : NULL;
+            free(cut);
+            if (!c->last || bot_key_make(c->b, c->last, &c->last_key)) {
+                free(c->last);
+                c->last = NULL;
+                return KB_ENOMEM;
+            }
+            c->have_last = true;
+        }
+        *lastp = NULL;
         for (size_t i = 0; i < tp->nsprev && !*hit && !e; i++) {
             const struct bot_trig *t = tp->sprev[i];
             bool ok;
-            e = try_match(c, t->prev, last, &lk, pm, &ok);
+            e = try_match(c, t->prev, c->last, &c->last_key, pm, &ok);
             if (!e && ok)
                 e = try_match(c, t->pat, norm, key, m, &ok);
             if (!e && ok)
                 *hit = t;
         }
-        bot_key_free(&lk);
     }
     for (size_t i = 0; i < tp->nsorted && !*hit && !e; i++) {
         bool ok;
@@ -709,8 +728,10 @@ static enum kb_err choose(struct rctx *c, const struct bot_trig *t, const struct
 
 static enum kb_err reply_for(struct rctx *c, const char *msg, struct kb_buf *out)
 {
-    if (++c->calls > BOT_MAX_CALLS)
+    size_t len = strlen(msg);
+    if (++c->calls > BOT_MAX_CALLS || len > c->text_left)
         return kb_buf_puts(out, "ERR: Deep Recursion Detected");
+    c->text_left -= len;
     char *norm = bot_normalise(c->b, msg);
     if (!norm)
         return KB_ENOMEM;
@@ -839,7 +860,8 @@ enum kb_err bot_reply(struct bot_brain *b, const char *user, const char *message
         free(clean);
         return KB_ENOMEM;
     }
-    struct rctx c = {.b = b, .u = u, .limit = bot_depth_limit(b), .steps = BOT_MAX_MESSAGE_STEPS};
+    struct rctx c = {.b = b, .u = u, .limit = bot_depth_limit(b), .steps = BOT_MAX_MESSAGE_STEPS,
+                     .text_left = BOT_MAX_MESSAGE_TEXT};
     struct kb_buf o;
     kb_buf_init(&o, BOT_OUT_MAX);
     struct bot_topic *begin = bot_topic_get(b, "__begin__", false);
@@ -866,6 +888,10 @@ enum kb_err bot_reply(struct bot_brain *b, const char *user, const char *message
         }
     }
     bot_user_release(b, u);
+    if (c.have_last) {
+        bot_key_free(&c.last_key);
+        free(c.last);
+    }
     kb_buf_release(&o);
     free(clean);
     return e;
