@@ -183,8 +183,9 @@ static void load_meta(search_index *idx)
     }
 }
 
-/* Enough for the top results of the queries of a busy hour; 2 KB of text each. */
-static const size_t DOC_CACHE_MAX = 4096;
+/* The top results of recent queries: about 4 KB each (2 KB of text and its words), so at
+ * most 8 MB per worker thread. */
+static const size_t DOC_CACHE_MAX = 2048;
 
 const search_cached_doc &search_doc_display(search_index *idx, Xapian::docid did,
                                             const Xapian::Document *doc)
