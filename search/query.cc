@@ -4,10 +4,13 @@
  * words, group words that have synonyms (content/synonyms/<lang>.txt) and build the query
  * ourselves, so quotes, parentheses, NEAR, '*' or '-' are just characters and no input can
  * make a query error. Each query word becomes OP_SYNONYM(word, its synonyms), searched in
- * four fields whose weights are the constants below (tuned on tests/bench/relevance):
+ * five fields whose weights are the constants below (tuned on tests/bench/relevance):
  *
  *   OR over words of  OR( body, SCALE(W_TITLE, title), SCALE(W_QUESTIONS, questions),
- *                         SCALE(W_TAGS, tags) )
+ *                         SCALE(W_TAGS, tags), SCALE(W_LEAD, lead) )
+ *
+ * "body" is all the text of the article (title, questions and tags included, with more wdf);
+ * "lead" is the first words of the body (see LEAD_WORDS in index.cc).
  *
  * When the query names no language, it is built once per language present in the index,
  * each part stemmed in its language and filtered to it. The scope filter (audience, status)
@@ -32,14 +35,14 @@ extern "C" {
 
 /* Field weights, relative to the all-text field, and BM25 parameters (tuned on the
  * relevance benchmark, tests/bench/relevance). */
-static double W_TITLE = 0.5, W_QUESTIONS = 0.6, W_TAGS = 0.3;
+static double W_TITLE = 0.5, W_QUESTIONS = 0.6, W_TAGS = 0.3, W_LEAD = 1.0;
 static double BM25_K1 = 1.2, BM25_B = 0.75;
 
 static const size_t QUERY_MAX_BYTES = 1000;
 static const size_t QUERY_MAX_WORDS = 32;
 static const Xapian::doccount FACET_CHECK = 200; /* documents looked at for facet counts */
 
-/* Tuning hooks for the relevance benchmark only: KB_SEARCH_WEIGHTS="title,questions,tags"
+/* Tuning hooks for the relevance benchmark only: KB_SEARCH_WEIGHTS="title,questions,tags[,lead]"
  * and KB_SEARCH_BM25="k1,b" override the constants above. */
 static void load_weights(void)
 {
@@ -67,6 +70,8 @@ static void load_weights(void)
                 W_TITLE = t;
                 W_QUESTIONS = q;
                 W_TAGS = k;
+                if (end && *end == ',')
+                    W_LEAD = strtod(end + 1, nullptr);
             }
         }
     }
@@ -190,8 +195,9 @@ Xapian::Query lang_query(const std::vector<qword> &words, const Xapian::Stem &st
             Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT, field_query(w, stem, "XQ"),
                           W_QUESTIONS),
             Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT, field_query(w, stem, "K"), W_TAGS),
+            Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT, field_query(w, stem, "XD"), W_LEAD),
         };
-        per_word.emplace_back(Xapian::Query::OP_OR, fields, fields + 4);
+        per_word.emplace_back(Xapian::Query::OP_OR, fields, fields + 5);
     }
     return Xapian::Query(Xapian::Query::OP_OR, per_word.begin(), per_word.end());
 }
