@@ -33,17 +33,20 @@ extern "C" {
 
 #include "search/lang.hh"
 
-/* Field weights, relative to the all-text field, and BM25 parameters (tuned on the
- * relevance benchmark, tests/bench/relevance). */
+/* Field weights, relative to the all-text field, and BM25+ parameters (tuned on the
+ * relevance benchmark, tests/bench/relevance). BM25+ (Lv and Zhai, 2011) is BM25 plus
+ * delta * idf for each matching term: with plain BM25 length normalisation, a word found once
+ * in a long article scores almost nothing, barely more than a missing word, so long articles
+ * lost to short ones that match fewer of the query's words. */
 static double W_TITLE = 0.5, W_QUESTIONS = 0.6, W_TAGS = 0.3, W_LEAD = 1.0;
-static double BM25_K1 = 1.2, BM25_B = 0.75;
+static double BM25_K1 = 1.2, BM25_B = 0.75, BM25_DELTA = 0.5;
 
 static const size_t QUERY_MAX_BYTES = 1000;
 static const size_t QUERY_MAX_WORDS = 32;
 static const Xapian::doccount FACET_CHECK = 200; /* documents looked at for facet counts */
 
 /* Tuning hooks for the relevance benchmark only: KB_SEARCH_WEIGHTS="title,questions,tags[,lead]"
- * and KB_SEARCH_BM25="k1,b" override the constants above. */
+ * and KB_SEARCH_BM25="k1,b[,delta]" override the constants above. */
 static void load_weights(void)
 {
     static bool done = false;
@@ -56,7 +59,9 @@ static void load_weights(void)
         double k1 = strtod(bm, &end);
         if (end && *end == ',') {
             BM25_K1 = k1;
-            BM25_B = strtod(end + 1, nullptr);
+            BM25_B = strtod(end + 1, &end);
+            if (end && *end == ',')
+                BM25_DELTA = strtod(end + 1, nullptr);
         }
     }
     const char *w = getenv("KB_SEARCH_WEIGHTS");
@@ -403,7 +408,8 @@ extern "C" enum kb_err search_run(struct search_index *idx, const struct search_
         std::vector<std::string> langs = query_langs(idx, q->lang);
         std::map<std::string, std::set<std::string>> stems;
         Xapian::Enquire enq(idx->db);
-        enq.set_weighting_scheme(Xapian::BM25Weight(BM25_K1, 0, 1, BM25_B, 0.5));
+        enq.set_weighting_scheme(
+            Xapian::BM25PlusWeight(BM25_K1, 0, 1, BM25_B, 0.5, BM25_DELTA));
         Xapian::ValueCountMatchSpy spy(SEARCH_VALUE_CATEGORY);
         enq.add_matchspy(&spy);
         Xapian::Query base = build(idx, words, langs, q->category, q->scope, &stems);
