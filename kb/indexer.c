@@ -94,6 +94,20 @@ static enum kb_err load_synonyms(void *ud, const char *lang, const char *body)
     return err;
 }
 
+/* Queue every article in one transaction. */
+static enum kb_err requeue_all(struct kb_store *st)
+{
+    enum kb_err err = kb_store_begin(st);
+    if (err)
+        return err;
+    err = kb_store_queue_all(st);
+    if (err) {
+        kb_store_rollback(st);
+        return err;
+    }
+    return kb_store_commit(st);
+}
+
 enum kb_err kb_indexer_run(struct kb_store *st, const char *index_dir, bool synonyms,
                            size_t *applied)
 {
@@ -103,11 +117,22 @@ enum kb_err kb_indexer_run(struct kb_store *st, const char *index_dir, bool syno
     int64_t upto = 0;
     if (applied)
         *applied = 0;
-    if (!synonyms && kb_store_queue_length(st) == 0)
-        return KB_OK;
     enum kb_err err = search_index_open(index_dir, true, &idx);
     if (err)
         return err;
+    if (search_index_outdated(idx)) {
+        /* Written by an older kb: rebuild it from the database, synonyms included. */
+        kb_log(KB_LOG_INFO, "search index layout changed: rebuilding it from the database");
+        err = search_index_clear(idx);
+        if (!err)
+            err = requeue_all(st);
+        if (err)
+            goto out;
+        synonyms = true;
+    } else if (!synonyms && kb_store_queue_length(st) == 0) {
+        search_index_free(idx); /* nothing to do: no new revision either */
+        return KB_OK;
+    }
     if (synonyms) {
         err = kb_store_synonyms_each(st, load_synonyms, idx);
         if (err)
@@ -176,15 +201,7 @@ enum kb_err kb_indexer_rebuild(struct kb_store *st, const char *index_dir, size_
     search_index_free(idx);
     if (err)
         return err;
-    err = kb_store_begin(st);
-    if (err)
-        return err;
-    err = kb_store_queue_all(st);
-    if (err) {
-        kb_store_rollback(st);
-        return err;
-    }
-    err = kb_store_commit(st);
+    err = requeue_all(st);
     if (!err)
         err = kb_indexer_run(st, index_dir, true, count);
     return err;

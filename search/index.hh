@@ -8,6 +8,7 @@
  *   ZS<stem>          stems of the title
  *   ZXQ<stem>         stems of the alternative questions
  *   ZK<stem>          stems of the tags
+ *   ZXD<stem>         stems of the lead: the first words of the body (LEAD_WORDS, index.cc)
  *   Q<id>             the article id (unique: replace_document / delete_document)
  *   XL<lang> XA<audience> XS<status> XC<category> XK<tag>   boolean filters
  * Values: 0 category (display form, for facets), 1 popularity, 2 updated time (both

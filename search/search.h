@@ -49,6 +49,9 @@ void search_index_free(struct search_index *idx);
 enum kb_err search_index_put(struct search_index *idx, const struct search_doc *doc) KB_MUST_CHECK;
 enum kb_err search_index_delete(struct search_index *idx, int64_t id) KB_MUST_CHECK;
 enum kb_err search_index_commit(struct search_index *idx) KB_MUST_CHECK;
+/* Writer only: true when the index holds documents written by an older version of kb (the
+ * layout of index.hh changed since): it must be rebuilt from the database. */
+bool search_index_outdated(struct search_index *idx);
 /* Writer only: remove every document (for a rebuild); commit afterwards. */
 enum kb_err search_index_clear(struct search_index *idx) KB_MUST_CHECK;
 /* Reader: see the latest committed state. Cheap when nothing changed. */
