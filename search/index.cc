@@ -169,17 +169,40 @@ static bool has_prefix(const Xapian::Database &db, const std::string &prefix)
     return db.allterms_begin(prefix) != db.allterms_end(prefix);
 }
 
+/* Every document's category from the XC posting lists (one pass over them per revision),
+ * named by the display form a document of each stores. */
+static void load_categories(search_index *idx)
+{
+    const Xapian::Database &db = idx->db;
+    idx->category_names.clear();
+    idx->doc_category.assign((size_t)db.get_lastdocid() + 1, 0);
+    for (auto t = db.allterms_begin("XC"); t != db.allterms_end("XC"); ++t) {
+        std::string display;
+        uint32_t id = (uint32_t)idx->category_names.size() + 1;
+        for (auto p = db.postlist_begin(*t); p != db.postlist_end(*t); ++p) {
+            if (*p < idx->doc_category.size())
+                idx->doc_category[*p] = id;
+            if (display.empty())
+                display = db.get_document(*p).get_value(SEARCH_VALUE_CATEGORY);
+        }
+        idx->category_names.push_back(display.empty() ? (*t).substr(2) : display);
+    }
+}
+
 /* What the index holds as a whole, read once per revision (see struct search_index). */
 static void load_meta(search_index *idx)
 {
     load_langs(idx);
     idx->docs.clear();
     idx->synonyms.clear();
+    idx->doc_category.clear();
+    idx->category_names.clear();
     if (idx->writable)
         return;
     idx->has_questions = has_prefix(idx->db, "ZXQ");
     idx->has_tags = has_prefix(idx->db, "ZK");
     idx->has_categories = has_prefix(idx->db, "XC");
+    load_categories(idx);
     idx->universal.clear();
     Xapian::doccount all = idx->db.get_doccount();
     std::vector<std::string> filters = {"XSpublished", "XApublic"};

@@ -81,6 +81,10 @@ struct search_index {
     std::unordered_map<std::string, std::vector<std::string>> synonyms; /* key -> synonyms */
     bool has_questions = true, has_tags = true; /* some document has such terms */
     bool has_categories = true;                 /* some document has a category */
+    /* Every document's category, for facet counts: doc_category[docid] is 0 (none) or 1 +
+     * an index into category_names (display forms). */
+    std::vector<uint32_t> doc_category;
+    std::vector<std::string> category_names;
     /* Filter terms every document has (published, public, the only language): filtering
      * on them changes nothing, and their posting lists are the longest of the index. */
     std::set<std::string> universal;

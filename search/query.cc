@@ -339,20 +339,60 @@ void fill_hits(search_index *idx, search_result *r, const Xapian::MSet &mset,
     }
 }
 
-void fill_facets(search_result *r, Xapian::ValueCountMatchSpy &spy)
+/* Facet counts by category. A read-only handle knows every document's category from memory
+ * (search_index::doc_category): reading each candidate's value instead was a table lookup per
+ * document, a third of a search's time at 50,000 articles. A writer reads the values. */
+class category_spy : public Xapian::MatchSpy {
+  public:
+    explicit category_spy(const search_index *idx)
+        : idx_(idx), counts_(idx->category_names.size() + 1, 0)
+    {
+    }
+
+    void operator()(const Xapian::Document &doc, double) override
+    {
+        if (!idx_->writable) {
+            Xapian::docid d = doc.get_docid();
+            counts_[d < idx_->doc_category.size() ? idx_->doc_category[d] : 0]++;
+        } else {
+            std::string v = doc.get_value(SEARCH_VALUE_CATEGORY);
+            if (!v.empty())
+                by_value_[v]++;
+        }
+    }
+
+    /* Categories seen, most frequent first, then by name (as Xapian's value counts). */
+    std::vector<std::pair<std::string, Xapian::doccount>> top(size_t max) const
+    {
+        std::map<std::string, Xapian::doccount> all = by_value_;
+        for (size_t i = 1; i < counts_.size(); i++)
+            if (counts_[i])
+                all[idx_->category_names[i - 1]] += counts_[i];
+        std::vector<std::pair<std::string, Xapian::doccount>> v(all.begin(), all.end());
+        std::stable_sort(v.begin(), v.end(),
+                         [](const auto &a, const auto &b) { return a.second > b.second; });
+        if (v.size() > max)
+            v.resize(max);
+        return v;
+    }
+
+  private:
+    const search_index *idx_;
+    std::vector<Xapian::doccount> counts_;
+    std::map<std::string, Xapian::doccount> by_value_;
+};
+
+void fill_facets(search_result *r, const category_spy &spy)
 {
-    size_t n = 0;
-    for (auto i = spy.top_values_begin(30); i != spy.top_values_end(30); ++i)
-        n++;
-    r->facets = static_cast<search_facet *>(calloc(n ? n : 1, sizeof(search_facet)));
+    auto top = spy.top(30);
+    r->facets = static_cast<search_facet *>(calloc(top.size() ? top.size() : 1,
+                                                   sizeof(search_facet)));
     if (!r->facets)
         throw std::bad_alloc();
-    for (auto i = spy.top_values_begin(30); i != spy.top_values_end(30); ++i) {
-        if ((*i).empty())
-            continue;
+    for (const auto &c : top) {
         search_facet *f = &r->facets[r->nfacets++];
-        f->value = dup(*i);
-        f->count = i.get_termfreq();
+        f->value = dup(c.first);
+        f->count = c.second;
     }
 }
 
@@ -460,7 +500,7 @@ extern "C" enum kb_err search_run(struct search_index *idx, const struct search_
             Xapian::BM25PlusWeight(BM25_K1, 0, 1, BM25_B, 0.5, BM25_DELTA));
         /* Facets need the category of each candidate, and at least FACET_CHECK of them;
          * an index without categories needs neither (nor the reads they cost). */
-        Xapian::ValueCountMatchSpy spy(SEARCH_VALUE_CATEGORY);
+        category_spy spy(idx);
         Xapian::doccount check = idx->has_categories ? FACET_CHECK : 0;
         if (idx->has_categories)
             enq.add_matchspy(&spy);
@@ -471,8 +511,8 @@ extern "C" enum kb_err search_run(struct search_index *idx, const struct search_
         /* Suggest a spelling only when what was typed finds (almost) nothing: a word the
          * index does not know is often a real word that simply is not in any article. */
         std::string fixed = mset.size() < 3 ? correct(idx->db, words, langs) : std::string();
-        Xapian::ValueCountMatchSpy spy2(SEARCH_VALUE_CATEGORY);
-        Xapian::ValueCountMatchSpy *facets = &spy;
+        category_spy spy2(idx);
+        category_spy *facets = &spy;
         if (!fixed.empty()) {
             r->did_you_mean = dup(fixed);
             if (mset.empty()) {

@@ -374,6 +374,7 @@ static void reader_memory_follows_changes(void **state)
     sd2.id = 2;
     sd2.slug = "essai-public";
     sd2.title = "Essai en concession";
+    sd2.category = "Concession";
     sd2.audience = "public";
     assert_int_equal(search_index_put(w, &sd2), KB_OK);
     assert_int_equal(search_synonyms_load(w, "fr", syn), KB_OK);
@@ -385,10 +386,17 @@ static void reader_memory_follows_changes(void **state)
     assert_int_equal(search_run(rd, &q, &r), KB_OK);
     assert_int_equal(r->nhits, 1);
     assert_string_equal(r->hits[0].slug, "essai-public");
+    /* Facets come from the reader's memory of categories: the new one, counted once. */
+    assert_int_equal(r->nfacets, 1);
+    assert_string_equal(r->facets[0].value, "Concession");
+    assert_int_equal(r->facets[0].count, 1);
     search_result_free(r);
     q.scope = SEARCH_SCOPE_INTERNAL;
     assert_int_equal(search_run(rd, &q, &r), KB_OK);
     assert_int_equal(r->nhits, 2);
+    assert_int_equal(r->nfacets, 2); /* equal counts: by name */
+    assert_string_equal(r->facets[0].value, "Concession");
+    assert_string_equal(r->facets[1].value, "Essai");
     assert_true(has(r, "essai"));
     for (size_t i = 0; i < r->nhits; i++)
         if (strcmp(r->hits[i].slug, "essai") == 0)
