@@ -2,7 +2,7 @@
  *
  * Producers (HTTP worker threads) append to a bounded array under a mutex and signal; the
  * writer thread swaps the array out and writes it in one transaction every 500 ms or when
- * 256 entries wait. Clicks go through the same queue, so a click is never written before the
+ * 1,024 entries wait. Clicks go through the same queue, so a click is never written before the
  * query it belongs to. */
 #include "kb/searchlog.h"
 
@@ -16,7 +16,7 @@
 #include "kb/store.h"
 
 #define LOG_MAX_QUEUE 10000
-#define LOG_BATCH 256
+#define LOG_BATCH 1024 /* each commit rewrites the table's last pages and the index's */
 #define LOG_MAX_QUERY 500 /* bytes of a query kept in the log */
 
 struct entry {

@@ -13,6 +13,11 @@ size_t kb_text_utf8_prefix(const char *s, size_t n)
     const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
     size_t i = 0;
     while (i < n) {
+        /* ASCII (but NUL) needs no decoding: most text of a page or a response is ASCII */
+        if (p[i] - 1u < 0x7fu) {
+            i++;
+            continue;
+        }
         utf8proc_int32_t cp;
         utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &cp);
         if (k <= 0 || cp == 0)

@@ -175,25 +175,28 @@ std::vector<qword> analyse(const search_index *idx, const std::vector<std::strin
     return out;
 }
 
-/* One word in one field: its stem, or both stems when accents make them differ. */
+/* One word in one field: its stem, or both stems when accents make them differ. The stems
+ * come from the per-thread memo: a query asks for each word's stems once per field. */
 Xapian::Query word_query(const std::string &word, const Xapian::Stem &stem,
-                         const std::string &field)
+                         const std::string &lang, const std::string &field)
 {
-    std::string folded, stems[2];
-    size_t k = search_stems(stem, word, &folded, stems);
+    const search_word_stems &ws = search_stems_memo(stem, lang, word);
+    const size_t k = ws.k;
+    const std::string stems[2] = {ws.st[0], ws.st[1]};
     if (k == 1)
         return Xapian::Query("Z" + field + stems[0]);
     return Xapian::Query(Xapian::Query::OP_SYNONYM, Xapian::Query("Z" + field + stems[0]),
                          Xapian::Query("Z" + field + stems[1]));
 }
 
-Xapian::Query field_query(const qword &w, const Xapian::Stem &stem, const std::string &field)
+Xapian::Query field_query(const qword &w, const Xapian::Stem &stem, const std::string &lang,
+                          const std::string &field)
 {
     std::vector<Xapian::Query> alts;
     for (const auto &alt : w.alts) {
         std::vector<Xapian::Query> parts;
         for (const auto &word : alt)
-            parts.push_back(word_query(word, stem, field));
+            parts.push_back(word_query(word, stem, lang, field));
         if (parts.size() == 1)
             alts.push_back(parts[0]);
         else if (!parts.empty())
@@ -207,20 +210,20 @@ Xapian::Query field_query(const qword &w, const Xapian::Stem &stem, const std::s
 /* A field no document uses is left out: its terms would match nothing, and looking each of
  * them up still costs a read of the table. */
 Xapian::Query lang_query(const search_index *idx, const std::vector<qword> &words,
-                         const Xapian::Stem &stem)
+                         const Xapian::Stem &stem, const std::string &lang)
 {
     std::vector<Xapian::Query> per_word;
     for (const auto &w : words) {
         std::vector<Xapian::Query> fields;
-        fields.push_back(field_query(w, stem, ""));
-        fields.emplace_back(Xapian::Query::OP_SCALE_WEIGHT, field_query(w, stem, "S"), W_TITLE);
+        fields.push_back(field_query(w, stem, lang, ""));
+        fields.emplace_back(Xapian::Query::OP_SCALE_WEIGHT, field_query(w, stem, lang, "S"), W_TITLE);
         if (idx->has_questions)
-            fields.emplace_back(Xapian::Query::OP_SCALE_WEIGHT, field_query(w, stem, "XQ"),
+            fields.emplace_back(Xapian::Query::OP_SCALE_WEIGHT, field_query(w, stem, lang, "XQ"),
                                 W_QUESTIONS);
         if (idx->has_tags)
-            fields.emplace_back(Xapian::Query::OP_SCALE_WEIGHT, field_query(w, stem, "K"),
+            fields.emplace_back(Xapian::Query::OP_SCALE_WEIGHT, field_query(w, stem, lang, "K"),
                                 W_TAGS);
-        fields.emplace_back(Xapian::Query::OP_SCALE_WEIGHT, field_query(w, stem, "XD"), W_LEAD);
+        fields.emplace_back(Xapian::Query::OP_SCALE_WEIGHT, field_query(w, stem, lang, "XD"), W_LEAD);
         per_word.emplace_back(Xapian::Query::OP_OR, fields.begin(), fields.end());
     }
     return Xapian::Query(Xapian::Query::OP_OR, per_word.begin(), per_word.end());
@@ -286,15 +289,16 @@ Xapian::Query build(const search_index *idx, const std::vector<std::string> &wor
         std::vector<qword> qw = analyse(idx, words, l);
         if (stems) {
             auto &set = (*stems)[l];
-            std::string folded, st[2];
             for (const auto &w : qw)
                 for (const auto &alt : w.alts)
-                    for (const auto &word : alt)
-                        for (size_t k = search_stems(stem, word, &folded, st); k > 0; k--)
-                            set.insert(st[k - 1]);
+                    for (const auto &word : alt) {
+                        const search_word_stems &ws = search_stems_memo(stem, l, word);
+                        for (size_t k = 0; k < ws.k; k++)
+                            set.insert(ws.st[k]);
+                    }
         }
         /* Stems of one language only mean something in documents of that language. */
-        parts.push_back(filtered(lang_query(idx, qw, stem), lang_filter(idx, l)));
+        parts.push_back(filtered(lang_query(idx, qw, stem, l), lang_filter(idx, l)));
     }
     Xapian::Query q(Xapian::Query::OP_OR, parts.begin(), parts.end());
     Xapian::Query filter = scope_filter(idx, scope);
@@ -565,9 +569,9 @@ extern "C" enum kb_err search_suggest(struct search_index *idx, const char *pref
                 std::string f = search_fold(words[i]);
                 if (search_is_stopword(l.c_str(), f.data(), f.size()))
                     continue;
-                must.emplace_back(Xapian::Query::OP_OR, word_query(words[i], stem, ""),
+                must.emplace_back(Xapian::Query::OP_OR, word_query(words[i], stem, l, ""),
                                   Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT,
-                                                word_query(words[i], stem, "S"), 2.0));
+                                                word_query(words[i], stem, l, "S"), 2.0));
             }
             if (partial)
                 must.emplace_back(Xapian::Query::OP_WILDCARD, search_fold(words.back()), 40,
