@@ -16,7 +16,7 @@ trap 'rm -rf "$work"' EXIT
 (cd "$here" && node gen.mjs "$work" "$root/../shared/data/rsts")
 gcc -O2 -std=c17 -D_GNU_SOURCE -I"$root" "$here/bench.c" "$root"/bot/{brain,parse,sort,match,reply,user,cli}.c \
   "$root"/kb/{buf,text,err,log}.c \
-  $(pkg-config --cflags --libs jansson libutf8proc) -lpthread -lm -o "$work/bench"
+  $(pkg-config --cflags --libs jansson libutf8proc libsodium) -lpthread -lm -o "$work/bench"
 "$work/bench" "$work" "$rounds" > "$work/kb.txt"
 (cd "$here" && node --expose-gc bench.mjs "$work" "$rounds") > "$work/js.txt"
 v() { awk -v k="$2" '$1 == k {print $2}' "$1"; }
