@@ -10,7 +10,6 @@
  * public, published articles: the scope is fixed here and filtered in search/ and store. */
 #include "kb/api.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +17,6 @@
 #include "kb/http.h"
 #include "kb/metrics.h"
 #include "kb/searchlog.h"
-#include "kb/text.h"
 
 json_t *kb_api_search_json(const struct search_result *r, int64_t search_id)
 {
@@ -55,196 +53,6 @@ fail:
     json_decref(results);
     json_decref(cats);
     return NULL;
-}
-
-/* ---- the search response, written directly --------------------------------------------
- *
- * /api/v1/search is the hottest JSON we produce, and building a jansson tree of some eighty
- * nodes and then dumping it cost more than the Xapian match behind it. kb_api_search_write()
- * writes the same bytes as json_dumps(kb_api_search_json(), JSON_COMPACT) straight into the
- * response buffer instead (tests/kb/test_api.c checks that the two agree, byte for byte).
- *
- * The escaping stays jansson's: a string is copied as it is only when jansson's dump would
- * copy it unchanged (valid UTF-8, no '"', '\\' or control characters; we never ask for
- * JSON_ENSURE_ASCII or JSON_ESCAPE_SLASH); any other string, and every real number, goes
- * through json_dumpb() on a one-value jansson object. Failures are those of the tree: a
- * string that is not valid UTF-8 or a score that is not finite fails the whole response. */
-
-/* Append j (the reference is taken) as jansson dumps it. */
-static enum kb_err put_json(struct kb_buf *b, json_t *j)
-{
-    if (!j)
-        return KB_EINVAL;
-    const size_t flags = JSON_ENCODE_ANY | JSON_COMPACT;
-    char tmp[512];
-    size_t n = json_dumpb(j, tmp, sizeof tmp, flags);
-    enum kb_err err;
-    if (n == 0) {
-        err = KB_EINVAL;
-    } else if (n <= sizeof tmp) {
-        err = kb_buf_append(b, tmp, n);
-    } else {
-        char *s = json_dumps(j, flags);
-        err = s ? kb_buf_puts(b, s) : KB_ENOMEM;
-        free(s);
-    }
-    json_decref(j);
-    return err;
-}
-
-/* Append s as a JSON string (see above: as is when jansson would not change it). */
-static enum kb_err put_str(struct kb_buf *b, const char *s)
-{
-    if (!s)
-        return KB_EINVAL;
-    size_t n = strlen(s);
-    int plain = 1, ascii = 1;
-    for (size_t i = 0; i < n && plain; i++) {
-        unsigned char c = (unsigned char)s[i];
-        plain = c >= 0x20 && c != '"' && c != '\\';
-        ascii &= c < 0x80;
-    }
-    if (plain && (ascii || kb_text_valid_utf8(s, n))) {
-        enum kb_err err = kb_buf_putc(b, '"');
-        if (!err)
-            err = kb_buf_append(b, s, n);
-        return err ? err : kb_buf_putc(b, '"');
-    }
-    return put_json(b, json_stringn(s, n));
-}
-
-/* Append "key": with a constant, plain key. */
-static enum kb_err put_key(struct kb_buf *b, const char *key)
-{
-    enum kb_err err = kb_buf_putc(b, '"');
-    if (!err)
-        err = kb_buf_puts(b, key);
-    return err ? err : kb_buf_puts(b, "\":");
-}
-
-static enum kb_err put_int(struct kb_buf *b, long long v)
-{
-    return kb_buf_printf(b, "%lld", v);
-}
-
-static enum kb_err put_hit(struct kb_buf *b, const struct search_hit *h)
-{
-    /* The tree builds the url in a 512-byte kb_buf and fails past it: same limit here. */
-    if (!h->slug || strlen(h->slug) > 512 - 3)
-        return KB_EINVAL;
-    enum kb_err err = kb_buf_putc(b, '{');
-    if (!err)
-        err = put_key(b, "slug");
-    if (!err)
-        err = put_str(b, h->slug);
-    if (!err)
-        err = kb_buf_putc(b, ',');
-    if (!err)
-        err = put_key(b, "title");
-    if (!err)
-        err = put_str(b, h->title);
-    if (!err)
-        err = kb_buf_putc(b, ',');
-    if (!err)
-        err = put_key(b, "url");
-    /* "/a/" + slug: a JSON string exactly when the slug is one, escaped the same way. */
-    if (!err) {
-        char url[3 + 512 + 1];
-        snprintf(url, sizeof url, "/a/%s", h->slug);
-        err = put_str(b, url);
-    }
-    if (!err)
-        err = kb_buf_putc(b, ',');
-    if (!err)
-        err = put_key(b, "snippet");
-    if (!err)
-        err = put_str(b, h->snippet ? h->snippet : "");
-    if (!err)
-        err = kb_buf_putc(b, ',');
-    if (!err)
-        err = put_key(b, "score");
-    if (!err)
-        err = put_json(b, json_real(h->score));
-    if (!err)
-        err = kb_buf_putc(b, ',');
-    if (!err)
-        err = put_key(b, "category");
-    if (!err)
-        err = put_str(b, h->category ? h->category : "");
-    if (!err)
-        err = kb_buf_putc(b, ',');
-    if (!err)
-        err = put_key(b, "lang");
-    if (!err)
-        err = put_str(b, h->lang ? h->lang : "");
-    return err ? err : kb_buf_putc(b, '}');
-}
-
-/* The facet object as the tree has it: keys that are not valid UTF-8 are dropped (the tree
- * ignores json_object_set_new's failure), and a repeated key keeps its first place with the
- * last count. */
-static enum kb_err put_facets(struct kb_buf *b, const struct search_result *r)
-{
-    enum kb_err err = kb_buf_putc(b, '{');
-    int first = 1;
-    for (size_t i = 0; i < r->nfacets && !err; i++) {
-        const char *key = r->facets[i].value;
-        if (!key || !kb_text_valid_utf8(key, strlen(key)))
-            continue;
-        int seen = 0;
-        for (size_t k = 0; k < i && !seen; k++)
-            seen = r->facets[k].value && strcmp(r->facets[k].value, key) == 0;
-        if (seen)
-            continue;
-        size_t last = i;
-        for (size_t k = i + 1; k < r->nfacets; k++)
-            if (r->facets[k].value && strcmp(r->facets[k].value, key) == 0)
-                last = k;
-        if (!first)
-            err = kb_buf_putc(b, ',');
-        first = 0;
-        if (!err)
-            err = put_str(b, key);
-        if (!err)
-            err = kb_buf_putc(b, ':');
-        if (!err)
-            err = put_int(b, (long long)(json_int_t)r->facets[last].count);
-    }
-    return err ? err : kb_buf_putc(b, '}');
-}
-
-enum kb_err kb_api_search_write(struct kb_buf *b, const struct search_result *r,
-                                int64_t search_id)
-{
-    enum kb_err err = kb_buf_puts(b, "{\"results\":[");
-    for (size_t i = 0; i < r->nhits && !err; i++) {
-        if (i)
-            err = kb_buf_putc(b, ',');
-        if (!err)
-            err = put_hit(b, &r->hits[i]);
-    }
-    if (!err)
-        err = kb_buf_puts(b, "],\"total\":");
-    if (!err)
-        err = put_int(b, (long long)(json_int_t)r->total);
-    if (!err)
-        err = kb_buf_puts(b, ",\"facets\":{\"category\":");
-    if (!err)
-        err = put_facets(b, r);
-    if (!err)
-        err = kb_buf_puts(b, "},\"did_you_mean\":");
-    if (!err)
-        err = r->did_you_mean ? put_str(b, r->did_you_mean) : kb_buf_puts(b, "null");
-    if (!err)
-        err = kb_buf_puts(b, ",\"took_ms\":");
-    if (!err)
-        err = put_json(b, json_real(r->took_ms));
-    if (!err && search_id) {
-        err = kb_buf_puts(b, ",\"search_id\":");
-        if (!err)
-            err = put_int(b, (long long)search_id);
-    }
-    return err ? err : kb_buf_putc(b, '}');
 }
 
 static void index_unavailable(struct kb_resp *resp)
@@ -287,15 +95,8 @@ void kb_api_search(struct kb_req *req, struct kb_resp *resp)
         kb_searchlog_query(id, q, sq.lang, (int64_t)r->total);
         kb_metrics_search(r->total, r->took_ms);
     }
-    kb_buf_clear(&resp->body);
-    err = kb_api_search_write(&resp->body, r, id);
+    kb_resp_json(resp, kb_api_search_json(r, id));
     search_result_free(r);
-    if (err) {
-        kb_resp_json(resp, NULL); /* the 500 "internal" error body */
-        return;
-    }
-    resp->status = 200;
-    resp->ctype = "application/json; charset=utf-8";
 }
 
 void kb_api_suggest(struct kb_req *req, struct kb_resp *resp)

@@ -15,11 +15,5 @@
  * plus "search_id" when search_id is not 0 (pass it back as ?s= when opening a result so
  * the click is logged). New reference; NULL when out of memory. */
 json_t *kb_api_search_json(const struct search_result *r, int64_t search_id);
-/* The same object written into b, byte for byte what json_dumps(kb_api_search_json(r,
- * search_id), JSON_COMPACT) gives, without building it (the HTTP API's hot path). On error
- * (KB_EINVAL: a string that is not UTF-8 or a score that is not finite, as where the tree
- * fails; KB_ETOOBIG, KB_ENOMEM) b holds a partial object: clear it. */
-enum kb_err kb_api_search_write(struct kb_buf *b, const struct search_result *r,
-                                int64_t search_id) KB_MUST_CHECK;
 
 #endif

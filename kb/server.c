@@ -188,14 +188,20 @@ void kb_resp_json_error(struct kb_resp *resp, unsigned status, const char *code,
     resp->status = status;
 }
 
+/* json_dump_callback sink: straight into the response body, no intermediate string. */
+static int dump_to_buf(const char *buffer, size_t size, void *data)
+{
+    return kb_buf_append(data, buffer, size) == KB_OK ? 0 : -1;
+}
+
 void kb_resp_json(struct kb_resp *resp, void *o)
 {
     json_t *j = o;
     kb_buf_clear(&resp->body);
-    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    int failed = !j || json_dump_callback(j, dump_to_buf, &resp->body, JSON_COMPACT) != 0;
     json_decref(j);
     resp->ctype = "application/json; charset=utf-8";
-    if (!s || kb_buf_puts(&resp->body, s)) {
+    if (failed) {
         kb_buf_clear(&resp->body);
         KB_IGNORE(kb_buf_puts(&resp->body, "{\"error\":{\"code\":\"internal\","
                                        "\"message\":\"out of memory\"}}"));
@@ -203,7 +209,6 @@ void kb_resp_json(struct kb_resp *resp, void *o)
     } else {
         resp->status = 200;
     }
-    free(s);
 }
 
 void kb_resp_redirect(struct kb_resp *resp, const char *location)
