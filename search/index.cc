@@ -390,7 +390,6 @@ extern "C" enum kb_err search_index_put(struct search_index *idx, const struct s
             body.resize(kb_text_utf8_prefix(body.data(), 256 * 1024));
         index_words(doc, body, stem, lang, "", WDF_BODY, false, &spelling);
         index_words(doc, body.substr(0, lead_bytes(body)), stem, lang, "XD", 1, false, nullptr);
-        if (getenv("TITLE_LEAD")) index_words(doc, title, stem, lang, "XD", (unsigned)atoi(getenv("TITLE_LEAD")), false, nullptr);
 
         std::string category = d->category ? d->category : "";
         doc.add_boolean_term("XL" + lang);
