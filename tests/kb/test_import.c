@@ -1,6 +1,9 @@
 /* tests/kb/test_import.c: kb import / kb check over a folder, as an editor experiences it:
  * counts, revisions, archiving of deleted files, malformed files reported without stopping
  * the rest, and what each audience can read afterwards. */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,16 +25,30 @@ struct fixture {
     struct kb_store *st;
 };
 
+/* mkdir -p of the folders of path (its last component is a file). */
+static void make_parents(char *path)
+{
+    for (char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
+        *p = 0;
+        int rc = mkdir(path, 0755);
+        *p = '/';
+        assert_true(rc == 0 || errno == EEXIST);
+    }
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)type;
+    (void)ftw;
+    return remove(path);
+}
+
 static void write_file(const char *dir, const char *rel, const char *text)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", dir, rel);
-    char *slash = strrchr(path, '/');
-    *slash = 0;
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", path);
-    assert_int_equal(system(cmd), 0);
-    *slash = '/';
+    make_parents(path);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fputs(text, f);
@@ -71,9 +88,7 @@ static int teardown(void **state)
 {
     struct fixture *fx = *state;
     kb_store_free(fx->st);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx->dir);
-    int rc = system(cmd);
+    int rc = nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     free(fx);
     return rc;
 }
