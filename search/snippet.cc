@@ -26,6 +26,7 @@
 #include <vector>
 
 extern "C" {
+#include "kb/buf.h"
 #include "search/internal.h"
 }
 
@@ -166,29 +167,6 @@ void trim(snippet_cache &c)
     c.gen = 0;
 }
 
-/* Append text[0, n) HTML-escaped as kb_buf_put_html_n does (& < > " ' as entities), with
- * newlines as spaces: one line of excerpt. */
-void put_html(std::string &out, const char *s, size_t n)
-{
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *ent;
-        switch (s[i]) {
-        case '&': ent = "&amp;"; break;
-        case '<': ent = "&lt;"; break;
-        case '>': ent = "&gt;"; break;
-        case '"': ent = "&quot;"; break;
-        case '\'': ent = "&#39;"; break;
-        case '\n': ent = " "; break;
-        default: continue;
-        }
-        out.append(s + run, i - run);
-        out.append(ent);
-        run = i + 1;
-    }
-    out.append(s + run, n - run);
-}
-
 } // namespace
 
 std::vector<search_word16> search_snippet_words(const std::string &text)
@@ -317,21 +295,32 @@ std::string search_snippet(const std::string &text, const std::vector<search_wor
     size_t end = std::min(n, best + SNIPPET_WORDS);
     size_t from = best ? words[best].off : 0;
     size_t to = end < n ? words[end - 1].off + words[end - 1].len : scan;
-    out.reserve(to - from + 64 + 16 * best_count);
-    if (best)
-        out += "… ";
+    struct kb_buf b;
+    kb_buf_init(&b, 64 * 1024);
+    enum kb_err err = best ? kb_buf_puts(&b, "… ") : KB_OK;
     size_t pos = from;
-    for (size_t i = best; i < end; i++) {
+    for (size_t i = best; i < end && !err; i++) {
         if (!hit[i])
             continue;
-        put_html(out, text.data() + pos, words[i].off - pos);
-        out += "<mark>";
-        put_html(out, text.data() + words[i].off, words[i].len);
-        out += "</mark>";
+        err = kb_buf_put_html_n(&b, text.data() + pos, words[i].off - pos);
+        if (!err)
+            err = kb_buf_puts(&b, "<mark>");
+        if (!err)
+            err = kb_buf_put_html_n(&b, text.data() + words[i].off, words[i].len);
+        if (!err)
+            err = kb_buf_puts(&b, "</mark>");
         pos = words[i].off + words[i].len;
     }
-    put_html(out, text.data() + pos, to - pos);
-    if (end < n || scan < text.size())
-        out += " …";
+    if (!err)
+        err = kb_buf_put_html_n(&b, text.data() + pos, to - pos);
+    if (!err && (end < n || scan < text.size()))
+        err = kb_buf_puts(&b, " …");
+    if (!err && b.data)
+        out.assign(b.data, b.len);
+    kb_buf_release(&b);
+    /* Newlines between paragraphs read as spaces in one line of excerpt. */
+    for (auto &ch : out)
+        if (ch == '\n')
+            ch = ' ';
     return out;
 }
