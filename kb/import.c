@@ -205,7 +205,8 @@ static void seen_free(struct seen *v, size_t n)
 }
 
 enum kb_err kb_import_dir(struct kb_store *st, const char *dir, const char *default_lang,
-                          FILE *out, struct kb_import_report *rep)
+                          FILE *out, struct kb_import_report *rep,
+                          const struct kb_import_hook *hook)
 {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -288,8 +289,10 @@ enum kb_err kb_import_dir(struct kb_store *st, const char *dir, const char *defa
             rep->warnings++;
         }
         if (st) {
-            enum kb_put_result res;
-            e = kb_store_put_article(st, a, path, data, n, run, &res);
+            struct kb_put_info put;
+            e = kb_store_put_article(st, a, path, data, n, run, &put);
+            if (!e && hook && put.res != KB_PUT_UNCHANGED)
+                e = hook->stored(hook->ud, a, &put);
             if (e == KB_EEXISTS) {
                 fprintf(out, "%s:1: slug '%s' is already used by another file\n", path,
                         a->slug);
@@ -300,9 +303,9 @@ enum kb_err kb_import_dir(struct kb_store *st, const char *dir, const char *defa
                 err = e;
                 goto out;
             } else {
-                rep->created += res == KB_PUT_CREATED;
-                rep->updated += res == KB_PUT_UPDATED;
-                rep->unchanged += res == KB_PUT_UNCHANGED;
+                rep->created += put.res == KB_PUT_CREATED;
+                rep->updated += put.res == KB_PUT_UPDATED;
+                rep->unchanged += put.res == KB_PUT_UNCHANGED;
             }
         }
         kb_article_free(a);

@@ -20,11 +20,20 @@ struct kb_import_report {
     double seconds;
 };
 
+/* Called for each article kb_import_dir wrote (created or updated) with what the store did,
+ * inside the import's transaction: lets kb import index an article while it still parses
+ * the next files. An error stops the import (it rolls back). */
+struct kb_import_hook {
+    enum kb_err (*stored)(void *ud, const struct kb_article *a, const struct kb_put_info *put);
+    void *ud;
+};
+
 /* Import every *.md under dir (recursively) and dir/synonyms/<lang>.txt. With st NULL, only
  * check (nothing is written). Errors and warnings go to `out`, one line each. Articles that
  * an earlier import took from under dir and whose file disappeared are archived.
  * default_lang is used when neither the front matter nor the path gives a language. */
 enum kb_err kb_import_dir(struct kb_store *st, const char *dir, const char *default_lang,
-                          FILE *out, struct kb_import_report *rep) KB_MUST_CHECK;
+                          FILE *out, struct kb_import_report *rep,
+                          const struct kb_import_hook *hook) KB_MUST_CHECK;
 
 #endif

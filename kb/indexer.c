@@ -1,10 +1,19 @@
-/* kb/indexer.c: replay the SQLite index queue into Xapian (see indexer.h).
+/* kb/indexer.c: replay the SQLite index queue into Xapian, and kb import's live indexer
+ * (see indexer.h).
  *
  * Order matters for crash safety: read queue rows, put/delete the documents, commit Xapian,
  * and only then delete the queue rows in SQLite. A crash after the Xapian commit replays the
- * same rows next time, which is harmless since documents are replaced by article id. */
+ * same rows next time, which is harmless since documents are replaced by article id.
+ *
+ * The live indexer breaks "Xapian never ahead of SQLite": it commits batches of articles
+ * whose store transaction is still open, so that a large import's memory stays bounded
+ * while both run side by side. The index is marked ahead first (a commit of its own,
+ * before any document), and the mark is cleared only once the store committed and every
+ * document is in. Whoever opens the index next for writing and finds the mark (a crash, or
+ * an import that failed after a batch) rebuilds it from the store. */
 #include "kb/indexer.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +55,12 @@ static const char **json_strings(const char *json, json_t **owner, size_t *n)
             v[(*n)++] = s;
     }
     return v;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
 }
 
 static enum kb_err put_row(struct search_index *idx, const struct kb_article_row *r)
@@ -108,36 +123,16 @@ static enum kb_err requeue_all(struct kb_store *st)
     return kb_store_commit(st);
 }
 
-enum kb_err kb_indexer_run(struct kb_store *st, const char *index_dir, bool synonyms,
-                           size_t *applied)
+/* Apply the queue to idx: rows of articles in skip (ids, ascending: already indexed with
+ * their stored content) are only consumed. Commits, deletes the applied rows; *total counts
+ * the rows applied. */
+static enum kb_err replay(struct kb_store *st, struct search_index *idx, const int64_t *skip,
+                          size_t nskip, size_t *total)
 {
-    struct search_index *idx = NULL;
     struct kb_queue_item *items = NULL;
-    size_t total = 0;
     int64_t upto = 0;
-    if (applied)
-        *applied = 0;
-    enum kb_err err = search_index_open(index_dir, true, &idx);
-    if (err)
-        return err;
-    if (search_index_outdated(idx)) {
-        /* Written by an older kb: rebuild it from the database, synonyms included. */
-        kb_log(KB_LOG_INFO, "search index layout changed: rebuilding it from the database");
-        err = search_index_clear(idx);
-        if (!err)
-            err = requeue_all(st);
-        if (err)
-            goto out;
-        synonyms = true;
-    } else if (!synonyms && kb_store_queue_length(st) == 0) {
-        search_index_free(idx); /* nothing to do: no new revision either */
-        return KB_OK;
-    }
-    if (synonyms) {
-        err = kb_store_synonyms_each(st, load_synonyms, idx);
-        if (err)
-            goto out;
-    }
+    enum kb_err err = KB_OK;
+    *total = 0;
     /* Read the queue in batches past the last applied id; rows are deleted only after the
      * Xapian commit below. */
     for (;;) {
@@ -152,6 +147,9 @@ enum kb_err kb_indexer_run(struct kb_store *st, const char *index_dir, bool syno
             if (items[i].qid <= upto)
                 continue;
             fresh++;
+            upto = items[i].qid;
+            if (nskip && bsearch(&items[i].article_id, skip, nskip, sizeof *skip, cmp_id))
+                continue;
             struct kb_article_row *r = NULL;
             err = kb_store_get_id(st, items[i].article_id, &r);
             if (err == KB_ENOTFOUND)
@@ -159,8 +157,7 @@ enum kb_err kb_indexer_run(struct kb_store *st, const char *index_dir, bool syno
             else if (!err)
                 err = put_row(idx, r);
             kb_article_row_free(r);
-            upto = items[i].qid;
-            total++;
+            (*total)++;
         }
         if (err)
             goto out;
@@ -179,14 +176,195 @@ enum kb_err kb_indexer_run(struct kb_store *st, const char *index_dir, bool syno
     err = search_index_commit(idx);
     if (!err && upto)
         err = kb_store_queue_done(st, upto);
+out:
+    free(items);
+    return err;
+}
+
+enum kb_err kb_indexer_run(struct kb_store *st, const char *index_dir, bool synonyms,
+                           size_t *applied)
+{
+    struct search_index *idx = NULL;
+    size_t total = 0;
+    if (applied)
+        *applied = 0;
+    enum kb_err err = search_index_open(index_dir, true, &idx);
+    if (err)
+        return err;
+    bool ahead = search_index_ahead(idx);
+    if (ahead || search_index_outdated(idx)) {
+        /* Written by an older kb, or by an import that did not finish: rebuild it from the
+         * database, synonyms included. */
+        kb_log(KB_LOG_INFO, "search index %s: rebuilding it from the database",
+               ahead ? "may hold articles of an unfinished import" : "layout changed");
+        err = search_index_clear(idx);
+        if (!err)
+            err = requeue_all(st);
+        if (err)
+            goto out;
+        synonyms = true;
+    } else if (!synonyms && kb_store_queue_length(st) == 0) {
+        search_index_free(idx); /* nothing to do: no new revision either */
+        return KB_OK;
+    }
+    if (synonyms) {
+        err = kb_store_synonyms_each(st, load_synonyms, idx);
+        if (err)
+            goto out;
+    }
+    err = replay(st, idx, NULL, 0, &total);
     if (!err && applied)
         *applied = total;
 out:
-    free(items);
     search_index_free(idx);
     if (err)
         kb_log(KB_LOG_ERROR, "indexing failed: %s", kb_strerror(err));
     return err;
+}
+
+/* ---- kb import's live indexer ---------------------------------------------------------- */
+
+struct kb_indexer {
+    char *dir;
+    struct search_index *idx;
+    int64_t *ids; /* articles indexed here */
+    size_t nids, cap;
+    size_t unflushed;
+    bool marked;  /* our "ahead" mark is on disk */
+    bool flushed; /* a batch was committed: the index may be ahead of the store */
+};
+
+enum kb_err kb_indexer_begin(const char *index_dir, struct kb_indexer **out)
+{
+    *out = NULL;
+    struct kb_indexer *ix = calloc(1, sizeof *ix);
+    if (!ix || !(ix->dir = strdup(index_dir))) {
+        free(ix);
+        return KB_ENOMEM;
+    }
+    enum kb_err err = search_index_open(index_dir, true, &ix->idx);
+    if (!err && (search_index_ahead(ix->idx) || search_index_outdated(ix->idx)))
+        err = KB_EBUSY; /* to be rebuilt first: kb_indexer_run after the import does it */
+    if (!err)
+        err = search_index_set_ahead(ix->idx, true);
+    if (!err)
+        err = search_index_commit(ix->idx); /* the mark is on disk before any document */
+    if (err) {
+        search_index_free(ix->idx);
+        free(ix->dir);
+        free(ix);
+        return err;
+    }
+    ix->marked = true;
+    *out = ix;
+    return KB_OK;
+}
+
+enum kb_err kb_indexer_stored(void *ud, const struct kb_article *a,
+                              const struct kb_put_info *put)
+{
+    struct kb_indexer *ix = ud;
+    /* Only new articles: an update's popularity is in its row, the queue replay reads it. */
+    if (put->res != KB_PUT_CREATED)
+        return KB_OK;
+    if (ix->nids == ix->cap) {
+        size_t cap = ix->cap ? ix->cap * 2 : 1024;
+        int64_t *v = realloc(ix->ids, cap * sizeof *v);
+        if (!v)
+            return KB_ENOMEM;
+        ix->ids = v;
+        ix->cap = cap;
+    }
+    /* The same document put_row builds from the row the store just wrote. */
+    struct search_doc d = {
+        .id = put->id,
+        .slug = a->slug,
+        .title = a->title,
+        .lang = a->lang,
+        .category = a->category,
+        .audience = a->audience,
+        .status = a->status,
+        .tags = (const char *const *)a->tags,
+        .ntags = a->ntags,
+        .questions = (const char *const *)a->questions,
+        .nquestions = a->nquestions,
+        .body = a->text,
+        .popularity = 0,
+        .updated_at = put->at,
+    };
+    enum kb_err err = search_index_put(ix->idx, &d);
+    if (err)
+        return err;
+    ix->ids[ix->nids++] = put->id;
+    if (++ix->unflushed >= INDEXER_BATCH) {
+        err = search_index_flush(ix->idx);
+        ix->unflushed = 0;
+        ix->flushed = true;
+    }
+    return err;
+}
+
+/* Free ix after a failure. The index is left right for the store as it now is: when a batch
+ * may have reached the disk, or the store committed, it is rebuilt from the store; when only
+ * our mark did, the mark is taken back. */
+static void drop(struct kb_indexer *ix, struct kb_store *st, bool store_committed)
+{
+    search_index_free(ix->idx); /* discards what was not committed */
+    enum kb_err err = KB_OK;
+    if (!st) {
+        /* No store to rebuild from: the mark stays, the next writer rebuilds. */
+    } else if (ix->marked && (ix->flushed || store_committed)) {
+        err = kb_indexer_run(st, ix->dir, true, NULL); /* sees the mark: rebuilds */
+    } else if (ix->marked) {
+        struct search_index *idx = NULL;
+        err = search_index_open(ix->dir, true, &idx);
+        if (!err)
+            err = search_index_set_ahead(idx, false);
+        if (!err)
+            err = search_index_commit(idx);
+        search_index_free(idx);
+    }
+    if (err)
+        kb_log(KB_LOG_WARN, "search index left marked for a rebuild: %s", kb_strerror(err));
+    free(ix->ids);
+    free(ix->dir);
+    free(ix);
+}
+
+enum kb_err kb_indexer_finish(struct kb_indexer *ix, struct kb_store *st, bool synonyms,
+                              size_t *applied)
+{
+    size_t total = 0;
+    enum kb_err err = KB_OK;
+    if (ix->nids)
+        qsort(ix->ids, ix->nids, sizeof *ix->ids, cmp_id);
+    if (synonyms)
+        err = kb_store_synonyms_each(st, load_synonyms, ix->idx);
+    if (!err)
+        err = replay(st, ix->idx, ix->ids, ix->nids, &total); /* commits everything */
+    if (!err)
+        err = search_index_set_ahead(ix->idx, false);
+    if (!err)
+        err = search_index_commit(ix->idx);
+    if (err) {
+        /* The store has committed: a rebuild from it is always right. */
+        kb_log(KB_LOG_ERROR, "indexing failed: %s", kb_strerror(err));
+        drop(ix, st, true);
+        return err;
+    }
+    if (applied)
+        *applied = ix->nids + total;
+    search_index_free(ix->idx);
+    free(ix->ids);
+    free(ix->dir);
+    free(ix);
+    return KB_OK;
+}
+
+void kb_indexer_abort(struct kb_indexer *ix, struct kb_store *st)
+{
+    if (ix)
+        drop(ix, st, false);
 }
 
 enum kb_err kb_indexer_rebuild(struct kb_store *st, const char *index_dir, size_t *count)

@@ -144,13 +144,24 @@ static int cmd_import(struct kb_ctx *ctx, int argc, char **argv, bool check_only
     if (!check_only && open_store(ctx, false, &st))
         return 1;
     struct kb_import_report rep;
-    enum kb_err err = kb_import_dir(st, dir, lang, stderr, &rep);
+    char *idx = st ? kb_indexer_dir_for(ctx->db) : NULL;
+    if (st && !idx) {
+        kb_store_free(st);
+        return 1;
+    }
+    /* Index while importing when the index can be had; else after, from the queue. */
+    struct kb_indexer *live = NULL;
+    if (idx && kb_indexer_begin(idx, &live) != KB_OK)
+        live = NULL;
+    struct kb_import_hook hook = {kb_indexer_stored, live};
+    enum kb_err err = kb_import_dir(st, dir, lang, stderr, &rep, live ? &hook : NULL);
     int rc = err ? 1 : 0;
+    if (err)
+        kb_indexer_abort(live, st);
     if (!err && st) {
-        char *idx = kb_indexer_dir_for(ctx->db);
         size_t applied = 0;
-        err = idx ? kb_indexer_run(st, idx, rep.synonyms > 0, &applied) : KB_ENOMEM;
-        free(idx);
+        err = live ? kb_indexer_finish(live, st, rep.synonyms > 0, &applied)
+                   : kb_indexer_run(st, idx, rep.synonyms > 0, &applied);
         if (err) {
             fprintf(stderr, "kb: articles are saved but indexing failed (%s); "
                             "`kb index` retries\n", kb_strerror(err));
@@ -173,6 +184,7 @@ static int cmd_import(struct kb_ctx *ctx, int argc, char **argv, bool check_only
                "(%.2f s)\n",
                rep.files, rep.created, rep.updated, rep.unchanged, rep.archived, rep.failed,
                rep.seconds);
+    free(idx);
     kb_store_free(st);
     if (!rc && (rep.failed || bot_errors))
         rc = 1;

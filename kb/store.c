@@ -341,13 +341,16 @@ static enum kb_err queue_article(struct kb_store *st, int64_t id, int64_t now)
 
 enum kb_err kb_store_put_article(struct kb_store *st, const struct kb_article *a,
                                  const char *source_path, const char *raw, size_t n,
-                                 int64_t run, enum kb_put_result *res)
+                                 int64_t run, struct kb_put_info *info)
 {
     char hash[65];
     hash_hex(raw, n, hash);
     int64_t now = (int64_t)time(NULL);
     enum kb_err err = KB_OK;
     char *tags = NULL, *questions = NULL, *cslug = NULL;
+    info->res = KB_PUT_UNCHANGED;
+    info->id = 0;
+    info->at = now;
 
     sqlite3_stmt *s = stmt(st, S_FIND_SLUG);
     if (!s)
@@ -369,7 +372,7 @@ enum kb_err kb_store_put_article(struct kb_store *st, const struct kb_article *a
         if (old_hash && strcmp(old_hash, hash) == 0 && old_status &&
             strcmp(old_status, a->status) == 0) {
             sqlite3_reset(s);
-            *res = KB_PUT_UNCHANGED;
+            info->id = id;
             sqlite3_stmt *u = stmt(st, S_SEEN);
             if (!u)
                 return KB_EDB;
@@ -444,7 +447,7 @@ enum kb_err kb_store_put_article(struct kb_store *st, const struct kb_article *a
     }
     err = queue_article(st, id, now);
     if (!err)
-        *res = exists ? KB_PUT_UPDATED : KB_PUT_CREATED;
+        *info = (struct kb_put_info){exists ? KB_PUT_UPDATED : KB_PUT_CREATED, id, now};
 out:
     free(tags);
     free(questions);

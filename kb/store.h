@@ -24,8 +24,13 @@ enum kb_err kb_store_begin(struct kb_store *st) KB_MUST_CHECK;    /* BEGIN IMMED
 enum kb_err kb_store_commit(struct kb_store *st) KB_MUST_CHECK;
 void kb_store_rollback(struct kb_store *st);
 
-/* What kb_store_put_article did. */
+/* What kb_store_put_article did, to which row, at what time (its updated_at). */
 enum kb_put_result { KB_PUT_UNCHANGED, KB_PUT_CREATED, KB_PUT_UPDATED };
+struct kb_put_info {
+    enum kb_put_result res;
+    int64_t id;
+    int64_t at;
+};
 
 /* Insert or update the article from a file (source_path, borrowed; raw = the file bytes, whose
  * BLAKE2b hash decides whether anything changed). A change writes a new revision and an
@@ -33,7 +38,7 @@ enum kb_put_result { KB_PUT_UNCHANGED, KB_PUT_CREATED, KB_PUT_UPDATED };
  * run (see kb_store_archive_unseen). KB_EEXISTS when the slug belongs to another file. */
 enum kb_err kb_store_put_article(struct kb_store *st, const struct kb_article *a,
                                  const char *source_path, const char *raw, size_t n,
-                                 int64_t run, enum kb_put_result *res) KB_MUST_CHECK;
+                                 int64_t run, struct kb_put_info *info) KB_MUST_CHECK;
 /* Archive the articles imported from files under root that run did not see (the file
  * disappeared); queues them for indexing. *count receives how many. */
 enum kb_err kb_store_archive_unseen(struct kb_store *st, const char *root, int64_t run,

@@ -1,11 +1,7 @@
-/* search/index.cc: opening the Xapian index and writing documents (layout in index.hh).
+/* search/index.cc: opening the Xapian index, and what readers keep of it in memory (layout
+ * in index.hh; writing is writer.cc).
  *
- * Every extern "C" function catches every exception: nothing C++ crosses into C. The writer
- * never commits on its own: it always works inside a Xapian transaction (begun at open and
- * after each commit), so there is no autoflush and search_index_free() discards what was not
- * committed (WritableDatabase::close() would otherwise commit it). The indexer decides when a
- * batch is durable, after which it deletes the SQLite queue rows; it commits every few
- * thousand documents, which keeps the transaction's memory bounded. */
+ * Every extern "C" function catches every exception: nothing C++ crosses into C. */
 #include "search/index.hh"
 
 #include <algorithm>
@@ -25,20 +21,6 @@ extern "C" {
 }
 
 #include "search/lang.hh"
-
-/* wdf multipliers per field: how much one occurrence counts in the all-text field. */
-static const unsigned WDF_TITLE = 3, WDF_QUESTIONS = 2, WDF_TAGS = 2, WDF_BODY = 1;
-
-/* Words at the start of the body indexed again as the lead field. An article opens with what
- * it is about (the short answer to its title), then goes into cases, exceptions and
- * procedures that name many neighbouring subjects: a query word found in the opening says
- * more than the same word further down. 120 words is about a first paragraph; the relevance
- * benchmark is flat from 100 to 150 (tests/bench/relevance). */
-static const size_t LEAD_WORDS = 120;
-
-/* The version of the layout described in index.hh, stamped at every commit. An index
- * written before the layout changed is rebuilt (search_index_outdated). 2: lead field. */
-static const char *const LAYOUT = "2";
 
 enum kb_err search_fail(const char *what)
 {
@@ -174,14 +156,16 @@ static bool has_prefix(const Xapian::Database &db, const std::string &prefix)
 static void load_categories(search_index *idx)
 {
     const Xapian::Database &db = idx->db;
+    const size_t n = idx->nshards;
     idx->category_names.clear();
-    idx->doc_category.assign((size_t)db.get_lastdocid() + 1, 0);
+    idx->doc_category.assign(((size_t)db.get_lastdocid() + n - 1) / n + 1, 0);
     for (auto t = db.allterms_begin("XC"); t != db.allterms_end("XC"); ++t) {
         std::string display;
         uint32_t id = (uint32_t)idx->category_names.size() + 1;
         for (auto p = db.postlist_begin(*t); p != db.postlist_end(*t); ++p) {
-            if (*p < idx->doc_category.size())
-                idx->doc_category[*p] = id;
+            size_t local = ((size_t)*p - 1) / n + 1; /* the shard's docid: the article id */
+            if (local < idx->doc_category.size())
+                idx->doc_category[local] = id;
             if (display.empty())
                 display = db.get_document(*p).get_value(SEARCH_VALUE_CATEGORY);
         }
@@ -248,6 +232,19 @@ const search_cached_doc &search_doc_display(search_index *idx, Xapian::docid did
     return *c;
 }
 
+/* The read-only union of idx->dir's shards. */
+static void open_reader(search_index *idx)
+{
+    Xapian::Database first(idx->dir);
+    size_t n = search_shard_count(first.get_metadata("shards"));
+    Xapian::Database all;
+    all.add_database(first);
+    for (size_t k = 1; k < n; k++)
+        all.add_database(Xapian::Database(search_shard_dir(idx->dir, k)));
+    idx->db = all;
+    idx->nshards = n;
+}
+
 extern "C" enum kb_err search_index_open(const char *dir, bool writable,
                                          struct search_index **out)
 {
@@ -257,13 +254,10 @@ extern "C" enum kb_err search_index_open(const char *dir, bool writable,
         idx = new search_index();
         idx->dir = dir;
         idx->writable = writable;
-        if (writable) {
-            idx->wdb = Xapian::WritableDatabase(dir, Xapian::DB_CREATE_OR_OPEN);
-            idx->db = idx->wdb;
-            idx->wdb.begin_transaction(true);
-        } else {
-            idx->db = Xapian::Database(dir);
-        }
+        if (writable)
+            search_writer_open(idx);
+        else
+            open_reader(idx);
         load_meta(idx);
         *out = idx;
         return KB_OK;
@@ -277,21 +271,15 @@ extern "C" void search_index_free(struct search_index *idx)
 {
     if (!idx)
         return;
-    try {
-        /* Cancel first: close() commits pending changes when no transaction is active. */
-        if (idx->writable) {
-            idx->wdb.cancel_transaction();
-            idx->wdb.close();
-        }
-    } catch (...) {
-        (void)search_fail("close");
-    }
+    search_writer_free(idx);
     delete idx;
 }
 
 extern "C" size_t search_index_count(struct search_index *idx)
 {
     try {
+        if (idx->writer)
+            (void)search_writer_wait(idx);
         return idx->db.get_doccount();
     } catch (...) {
         (void)search_fail("count");
@@ -302,270 +290,17 @@ extern "C" size_t search_index_count(struct search_index *idx)
 extern "C" enum kb_err search_index_reopen(struct search_index *idx)
 {
     try {
-        if (idx->db.reopen())
+        if (idx->writable)
+            return KB_OK;
+        if (idx->db.reopen()) {
+            /* A rebuild may have changed the number of shards: open them all again. */
+            if (search_shard_count(idx->db.get_metadata("shards")) != idx->nshards)
+                open_reader(idx);
             load_meta(idx);
+        }
         return KB_OK;
     } catch (...) {
         return search_fail("reopen");
     }
 }
 
-/* Index the words of text (as written): their stems under prefix, the folded words themselves
- * when all_words (titles, questions and tags only: suggestions complete those, and leaving
- * them out of bodies halves the terms to write), and the words into *spelling when given.
- * Each distinct word is looked up and added once, with its count folded into the wdf: a text
- * repeats its words, and every add_term is an insertion into the document's term map. */
-static void index_words(Xapian::Document &doc, const std::string &text, const Xapian::Stem &stem,
-                        const std::string &lang, const char *prefix, unsigned wdf,
-                        bool all_words, std::set<std::string> *spelling)
-{
-    thread_local std::vector<search_span> spans(256);
-    thread_local std::unordered_map<std::string_view, unsigned> counts;
-    size_t n = search_words(text.data(), text.size(), spans.data(), spans.size());
-    if (n > spans.size()) {
-        spans.resize(n);
-        n = search_words(text.data(), text.size(), spans.data(), spans.size());
-    }
-    counts.clear();
-    for (size_t i = 0; i < n; i++)
-        if (spans[i].len <= SEARCH_MAX_WORD)
-            counts[std::string_view(text.data() + spans[i].off, spans[i].len)]++;
-    std::string term, word;
-    for (const auto &wc : counts) {
-        word.assign(wc.first);
-        const search_word_stems &ws = search_stems_memo(stem, lang, word);
-        const std::string &folded = ws.folded;
-        if (all_words)
-            doc.add_term(folded, wdf * wc.second);
-        if (spelling && folded.size() >= 3 && !(folded[0] >= '0' && folded[0] <= '9'))
-            spelling->insert(folded);
-        for (size_t j = 0; j < ws.k; j++) {
-            term = "Z";
-            term += prefix;
-            term += ws.st[j];
-            doc.add_term(term, wdf * wc.second);
-        }
-    }
-}
-
-/* Bytes of body that hold its first LEAD_WORDS words (the whole body when shorter). Only the
- * start is scanned: a word rarely takes more than 24 bytes with what separates it. */
-static size_t lead_bytes(const std::string &body)
-{
-    size_t scan = kb_text_utf8_prefix(body.data(), std::min(body.size(), LEAD_WORDS * 24));
-    search_span spans[LEAD_WORDS];
-    size_t n = search_words(body.data(), scan, spans, LEAD_WORDS);
-    if (n >= LEAD_WORDS)
-        return spans[LEAD_WORDS - 1].off + spans[LEAD_WORDS - 1].len;
-    if (scan == body.size())
-        return scan;
-    return n > 0 ? spans[n - 1].off : 0; /* the last word may have been cut: leave it out */
-}
-
-extern "C" enum kb_err search_index_put(struct search_index *idx, const struct search_doc *d)
-{
-    if (!idx->writable)
-        return KB_EINVAL;
-    try {
-        std::string lang = d->lang && *d->lang ? d->lang : "none";
-        Xapian::Stem stem = search_stemmer(lang);
-        Xapian::Document doc;
-        std::set<std::string> spelling;
-        std::string title = d->title ? d->title : "";
-        index_words(doc, title, stem, lang, "S", 1, false, nullptr);
-        index_words(doc, title, stem, lang, "", WDF_TITLE, true, &spelling);
-        for (size_t i = 0; i < d->nquestions; i++) {
-            std::string q = d->questions[i];
-            index_words(doc, q, stem, lang, "XQ", 1, false, nullptr);
-            index_words(doc, q, stem, lang, "", WDF_QUESTIONS, true, &spelling);
-        }
-        for (size_t i = 0; i < d->ntags; i++) {
-            std::string t = d->tags[i];
-            index_words(doc, t, stem, lang, "K", 1, false, nullptr);
-            index_words(doc, t, stem, lang, "", WDF_TAGS, true, &spelling);
-            doc.add_boolean_term("XK" + search_fold(t));
-        }
-        std::string body = d->body ? d->body : "";
-        if (body.size() > 256 * 1024) /* the article limit is 1 MiB of Markdown */
-            body.resize(kb_text_utf8_prefix(body.data(), 256 * 1024));
-        index_words(doc, body, stem, lang, "", WDF_BODY, false, &spelling);
-        index_words(doc, body.substr(0, lead_bytes(body)), stem, lang, "XD", 1, false, nullptr);
-
-        std::string category = d->category ? d->category : "";
-        doc.add_boolean_term("XL" + lang);
-        doc.add_boolean_term(std::string("XA") + (d->audience ? d->audience : "public"));
-        doc.add_boolean_term(std::string("XS") + (d->status ? d->status : "published"));
-        if (!category.empty())
-            doc.add_boolean_term("XC" + search_fold(category));
-        std::string idterm = "Q" + std::to_string(d->id);
-        doc.add_boolean_term(idterm);
-        doc.add_value(SEARCH_VALUE_CATEGORY, category);
-        doc.add_value(SEARCH_VALUE_POPULARITY, Xapian::sortable_serialise(d->popularity));
-        doc.add_value(SEARCH_VALUE_UPDATED, Xapian::sortable_serialise((double)d->updated_at));
-
-        std::string data;
-        data.reserve(512);
-        data += std::to_string(d->id);
-        data += '\0';
-        data += d->slug ? d->slug : "";
-        data += '\0';
-        data += d->title ? d->title : "";
-        data += '\0';
-        data += category;
-        data += '\0';
-        data += lang;
-        size_t keep = kb_text_utf8_prefix(body.data(),
-                                          std::min<size_t>(body.size(), SEARCH_SNIPPET_TEXT));
-        doc.add_value(SEARCH_VALUE_TEXT, body.substr(0, keep));
-        doc.set_data(data);
-
-        idx->wdb.replace_document(idterm, doc);
-        for (const auto &w : spelling)
-            idx->pending_spelling[w]++;
-        if (idx->langs.insert(lang).second) {
-            std::string v;
-            for (const auto &l : idx->langs)
-                v += (v.empty() ? "" : ",") + l;
-            idx->wdb.set_metadata("langs", v);
-        }
-        return KB_OK;
-    } catch (...) {
-        return search_fail("put");
-    }
-}
-
-extern "C" enum kb_err search_index_delete(struct search_index *idx, int64_t id)
-{
-    if (!idx->writable)
-        return KB_EINVAL;
-    try {
-        idx->wdb.delete_document("Q" + std::to_string(id));
-        return KB_OK;
-    } catch (...) {
-        return search_fail("delete");
-    }
-}
-
-extern "C" enum kb_err search_index_commit(struct search_index *idx)
-{
-    if (!idx->writable)
-        return KB_EINVAL;
-    try {
-        for (const auto &w : idx->pending_spelling)
-            idx->wdb.add_spelling(w.first, w.second);
-        idx->pending_spelling.clear();
-        if (idx->wdb.get_metadata("layout") != LAYOUT)
-            idx->wdb.set_metadata("layout", LAYOUT);
-        idx->wdb.commit_transaction(); /* a flushed transaction: durable on return */
-        idx->wdb.begin_transaction(true);
-        return KB_OK;
-    } catch (...) {
-        enum kb_err err = search_fail("commit");
-        /* Keep the invariant (a transaction is open) for the next batch when we can. */
-        try {
-            idx->wdb.begin_transaction(true);
-        } catch (...) {
-        }
-        return err;
-    }
-}
-
-extern "C" bool search_index_outdated(struct search_index *idx)
-{
-    try {
-        return idx->writable && idx->wdb.get_doccount() > 0 &&
-               idx->wdb.get_metadata("layout") != LAYOUT;
-    } catch (...) {
-        (void)search_fail("layout");
-        return false;
-    }
-}
-
-extern "C" enum kb_err search_index_clear(struct search_index *idx)
-{
-    if (!idx->writable)
-        return KB_EINVAL;
-    try {
-        /* Overwrite: documents, spelling data, synonyms and metadata go together. Pending
-         * changes are dropped first, and the empty index is on disk at once (overwriting
-         * cannot happen inside a transaction). */
-        idx->wdb.cancel_transaction();
-        idx->wdb.close();
-        idx->wdb = Xapian::WritableDatabase(idx->dir, Xapian::DB_CREATE_OR_OVERWRITE);
-        idx->db = idx->wdb;
-        idx->langs.clear();
-        idx->wdb.begin_transaction(true);
-        return KB_OK;
-    } catch (...) {
-        return search_fail("clear");
-    }
-}
-
-/* The synonym key of a phrase: folded words joined by single spaces. */
-static std::string synonym_words(const std::string &phrase)
-{
-    std::string f = search_fold(phrase);
-    search_span spans[16];
-    size_t n = search_words(f.data(), f.size(), spans, 16);
-    std::string out;
-    for (size_t i = 0; i < n && i < 16; i++) {
-        if (!out.empty())
-            out += ' ';
-        out.append(f, spans[i].off, spans[i].len);
-    }
-    return out;
-}
-
-extern "C" enum kb_err search_synonyms_load(struct search_index *idx, const char *lang,
-                                            const char *path)
-{
-    if (!idx->writable)
-        return KB_EINVAL;
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        kb_log(KB_LOG_ERROR, "search: cannot read synonyms %s", path);
-        return KB_EIO;
-    }
-    try {
-        std::string prefix = std::string(lang) + ":";
-        /* Forget this language's previous synonyms: the file is the whole truth. */
-        std::vector<std::string> old;
-        for (auto k = idx->wdb.synonym_keys_begin(prefix); k != idx->wdb.synonym_keys_end(prefix);
-             ++k)
-            old.push_back(*k);
-        for (const auto &k : old)
-            idx->wdb.clear_synonyms(k);
-        char line[4096];
-        int lineno = 0;
-        while (fgets(line, sizeof line, f)) {
-            lineno++;
-            std::string l(line);
-            size_t hash = l.find('#');
-            if (hash != std::string::npos)
-                l.resize(hash);
-            std::vector<std::string> group;
-            size_t pos = 0;
-            while (pos <= l.size()) {
-                size_t end = l.find(',', pos);
-                if (end == std::string::npos)
-                    end = l.size();
-                std::string w = synonym_words(l.substr(pos, end - pos));
-                if (!w.empty())
-                    group.push_back(w);
-                pos = end + 1;
-            }
-            if (group.size() == 1)
-                kb_log(KB_LOG_WARN, "%s:%d: a synonym group needs at least two entries", path,
-                       lineno);
-            for (const auto &a : group)
-                for (const auto &b : group)
-                    if (a != b)
-                        idx->wdb.add_synonym(prefix + a, b);
-        }
-        fclose(f);
-        return KB_OK;
-    } catch (...) {
-        fclose(f);
-        return search_fail("synonyms");
-    }
-}

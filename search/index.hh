@@ -9,7 +9,7 @@
  *   ZXQ<stem>         stems of the alternative questions
  *   ZK<stem>          stems of the tags
  *   ZXD<stem>         stems of the lead: the first words of the body (LEAD_WORDS, index.cc)
- *   Q<id>             the article id (unique: replace_document / delete_document)
+ *   Q<id>             the article id (delete_document, search_related)
  *   XL<lang> XA<audience> XS<status> XC<category> XK<tag>   boolean filters
  * Values: 0 category (display form, for facets), 1 popularity, 2 updated time (both
  * sortable_serialise), 3 the first SEARCH_SNIPPET_TEXT bytes of the text, for snippets (in a
@@ -17,7 +17,13 @@
  * for every hit cost more than the search). Document data: id NUL slug NUL title NUL
  * category NUL lang.
  * Metadata "langs": the languages present, comma-separated. Synonym keys: "<lang>:<words>"
- * with words folded and joined by one space. */
+ * with words folded and joined by one space.
+ *
+ * Shards: the index is "shards" (metadata, 1 when absent) glass databases, the first in the
+ * index directory and shard k in its subdirectory shard<k>; the article with id i lives in
+ * shard i % shards, as docid i there. Metadata and synonyms are in the first; readers open them all as one
+ * Xapian::Database, which interleaves their docids and merges spelling and synonyms. Why:
+ * see writer.cc. */
 #ifndef SEARCH_INDEX_HH
 #define SEARCH_INDEX_HH
 
@@ -64,15 +70,15 @@ struct search_cached_doc {
     std::vector<search_word16> words;
 };
 
+struct search_writer; /* writer.cc: the shards' writable databases and their threads */
+
 struct search_index {
-    Xapian::Database db;            /* the reader, or the writer seen as a Database */
-    Xapian::WritableDatabase wdb;   /* valid when writable */
+    Xapian::Database db;            /* every shard as one database (the writer's too) */
+    search_writer *writer = nullptr; /* owned; set when writable */
     bool writable = false;
+    size_t nshards = 1;
     std::string dir;
     std::set<std::string> langs;    /* languages present in the index */
-    /* Spelling data gathered since the last commit: word -> occurrences in documents.
-     * Adding it per document costs a table update each time; once per commit is enough. */
-    std::unordered_map<std::string, Xapian::termcount> pending_spelling;
 
     /* Read-only handles keep in memory what every query would otherwise read again from the
      * tables (each read is a pread of an 8 KB block: about half of a search's time went to
@@ -81,8 +87,8 @@ struct search_index {
     std::unordered_map<std::string, std::vector<std::string>> synonyms; /* key -> synonyms */
     bool has_questions = true, has_tags = true; /* some document has such terms */
     bool has_categories = true;                 /* some document has a category */
-    /* Every document's category, for facet counts: doc_category[docid] is 0 (none) or 1 +
-     * an index into category_names (display forms). */
+    /* Every document's category, for facet counts: doc_category[docid in its shard, that
+     * is the article id] is 0 (none) or 1 + an index into category_names (display forms). */
     std::vector<uint32_t> doc_category;
     std::vector<std::string> category_names;
     /* Filter terms every document has (published, public, the only language): filtering
@@ -94,6 +100,17 @@ struct search_index {
 };
 
 search_docdata search_docdata_parse(const std::string &data);
+
+/* Shards (writer.cc): shard k's directory, and the count metadata "shards" says. */
+std::string search_shard_dir(const std::string &dir, size_t k);
+size_t search_shard_count(const std::string &meta);
+/* Open idx->dir's shards for writing, with their threads, and make idx->db their union
+ * (throws on failure); free them, discarding what was not committed. */
+void search_writer_open(search_index *idx);
+void search_writer_free(search_index *idx) noexcept;
+/* Wait until the writer has applied every queued change: reading idx->db of a writer goes
+ * through here first (the shard threads write to it). Returns a shard's error, if any. */
+enum kb_err search_writer_wait(search_index *idx);
 
 /* The display data of document did: from idx->docs when the handle is read-only, else read
  * (from doc when given). The reference is valid until the next call on idx. */

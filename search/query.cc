@@ -356,7 +356,7 @@ class category_spy : public Xapian::MatchSpy {
     void operator()(const Xapian::Document &doc, double) override
     {
         if (!idx_->writable) {
-            Xapian::docid d = doc.get_docid();
+            Xapian::docid d = doc.get_docid(); /* in its shard: the article id (writer.cc) */
             counts_[d < idx_->doc_category.size() ? idx_->doc_category[d] : 0]++;
         } else {
             std::string v = doc.get_value(SEARCH_VALUE_CATEGORY);
@@ -482,6 +482,8 @@ static search_result *new_result(void)
 extern "C" enum kb_err search_run(struct search_index *idx, const struct search_query *q,
                                   struct search_result **out)
 {
+    if (idx->writer)
+        (void)search_writer_wait(idx); /* read what was queued */
     auto t0 = std::chrono::steady_clock::now();
     *out = nullptr;
     search_result *r = nullptr;
@@ -547,6 +549,8 @@ extern "C" enum kb_err search_suggest(struct search_index *idx, const char *pref
                                       const char *lang, enum search_scope scope, size_t limit,
                                       struct search_result **out)
 {
+    if (idx->writer)
+        (void)search_writer_wait(idx); /* read what was queued */
     *out = nullptr;
     search_result *r = nullptr;
     try {
@@ -611,6 +615,8 @@ extern "C" enum kb_err search_related(struct search_index *idx, int64_t id,
                                       enum search_scope scope, size_t limit,
                                       struct search_result **out)
 {
+    if (idx->writer)
+        (void)search_writer_wait(idx); /* read what was queued */
     *out = nullptr;
     search_result *r = nullptr;
     try {

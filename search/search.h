@@ -45,10 +45,22 @@ struct search_doc {
 enum kb_err search_index_open(const char *dir, bool writable, struct search_index **out) KB_MUST_CHECK;
 /* No-op on NULL. A writer's uncommitted changes are discarded (commit first). */
 void search_index_free(struct search_index *idx);
-/* Writer only. */
+/* Writer only. Both only queue the change (the document is copied) for the thread of its
+ * shard and return; an error of earlier queued work is reported here or by the next
+ * commit, after which the handle is only good for search_index_free. */
 enum kb_err search_index_put(struct search_index *idx, const struct search_doc *doc) KB_MUST_CHECK;
 enum kb_err search_index_delete(struct search_index *idx, int64_t id) KB_MUST_CHECK;
+/* Writer only: make everything put or deleted so far durable, and wait for it. */
 enum kb_err search_index_commit(struct search_index *idx) KB_MUST_CHECK;
+/* Writer only: start that commit without waiting (an import goes on parsing meanwhile);
+ * its errors come back from a later call, at the latest search_index_commit. Once asked
+ * for, it is carried out even if the handle is freed before it finished. */
+enum kb_err search_index_flush(struct search_index *idx) KB_MUST_CHECK;
+/* Writer only: mark the index as possibly ahead of the database (it holds documents of a
+ * store transaction that may still roll back), or clear the mark; the next commit writes
+ * it. search_index_ahead: the committed mark. */
+enum kb_err search_index_set_ahead(struct search_index *idx, bool ahead) KB_MUST_CHECK;
+bool search_index_ahead(struct search_index *idx);
 /* Writer only: true when the index holds documents written by an older version of kb (the
  * layout of index.hh changed since): it must be rebuilt from the database. */
 bool search_index_outdated(struct search_index *idx);

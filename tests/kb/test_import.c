@@ -109,7 +109,7 @@ static void import_counts_and_errors(void **state)
     size_t outn = 0;
     FILE *f = capture(&out, &outn);
     struct kb_import_report rep;
-    assert_int_equal(kb_import_dir(fx->st, content, "fr", f, &rep), KB_OK);
+    assert_int_equal(kb_import_dir(fx->st, content, "fr", f, &rep, NULL), KB_OK);
     fclose(f);
     assert_int_equal(rep.files, 5);
     assert_int_equal(rep.created, 4);
@@ -164,7 +164,7 @@ static void reimport_revisions_and_archive(void **state)
     snprintf(content, sizeof content, "%s/content", fx->dir);
     struct kb_import_report rep;
     FILE *devnull = fopen("/dev/null", "w");
-    assert_int_equal(kb_import_dir(fx->st, content, "fr", devnull, &rep), KB_OK);
+    assert_int_equal(kb_import_dir(fx->st, content, "fr", devnull, &rep, NULL), KB_OK);
     struct kb_queue_item *items = NULL;
     size_t n = 0;
     assert_int_equal(kb_store_queue_fetch(fx->st, 100, &items, &n), KB_OK);
@@ -172,7 +172,7 @@ static void reimport_revisions_and_archive(void **state)
     free(items);
 
     /* Unchanged files change nothing and queue nothing. */
-    assert_int_equal(kb_import_dir(fx->st, content, "fr", devnull, &rep), KB_OK);
+    assert_int_equal(kb_import_dir(fx->st, content, "fr", devnull, &rep, NULL), KB_OK);
     assert_int_equal(rep.unchanged, 4);
     assert_int_equal(rep.created + rep.updated + rep.archived, 0);
     assert_int_equal(kb_store_queue_length(fx->st), 0);
@@ -181,7 +181,7 @@ static void reimport_revisions_and_archive(void **state)
     write_file(content, "articles/fr/apres-vente/rendez-vous.md",
                "---\ntitle: Prendre rendez-vous à l'atelier\ncategory: Après-vente\n---\n"
                "Appelez l'atelier ou réservez en ligne.\n");
-    assert_int_equal(kb_import_dir(fx->st, content, "fr", devnull, &rep), KB_OK);
+    assert_int_equal(kb_import_dir(fx->st, content, "fr", devnull, &rep, NULL), KB_OK);
     assert_int_equal(rep.updated, 1);
     assert_int_equal(rep.unchanged, 3);
     struct kb_article_row *a = NULL;
@@ -194,7 +194,7 @@ static void reimport_revisions_and_archive(void **state)
     char path[512];
     snprintf(path, sizeof path, "%s/articles/en/after-sales/booking.md", content);
     assert_int_equal(unlink(path), 0);
-    assert_int_equal(kb_import_dir(fx->st, content, "fr", devnull, &rep), KB_OK);
+    assert_int_equal(kb_import_dir(fx->st, content, "fr", devnull, &rep, NULL), KB_OK);
     assert_int_equal(rep.archived, 1);
     assert_int_equal(kb_store_get_slug(fx->st, "booking", KB_SCOPE_PUBLIC, &a), KB_ENOTFOUND);
     assert_int_equal(kb_store_get_slug(fx->st, "booking", KB_SCOPE_ALL, &a), KB_OK);
@@ -203,7 +203,7 @@ static void reimport_revisions_and_archive(void **state)
 
     /* Another file claiming a used slug is refused, the original stays. */
     write_file(content, "articles/fr/autre/rendez-vous.md", "---\ntitle: Doublon\n---\nx\n");
-    assert_int_equal(kb_import_dir(fx->st, content, "fr", devnull, &rep), KB_OK);
+    assert_int_equal(kb_import_dir(fx->st, content, "fr", devnull, &rep, NULL), KB_OK);
     assert_int_equal(rep.failed, 2);
     assert_int_equal(kb_store_get_slug(fx->st, "rendez-vous", KB_SCOPE_PUBLIC, &a), KB_OK);
     assert_string_equal(a->title, "Prendre rendez-vous à l'atelier");
@@ -218,7 +218,7 @@ static void check_writes_nothing(void **state)
     snprintf(content, sizeof content, "%s/content", fx->dir);
     struct kb_import_report rep;
     FILE *devnull = fopen("/dev/null", "w");
-    assert_int_equal(kb_import_dir(NULL, content, "fr", devnull, &rep), KB_OK);
+    assert_int_equal(kb_import_dir(NULL, content, "fr", devnull, &rep, NULL), KB_OK);
     fclose(devnull);
     assert_int_equal(rep.files, 5);
     assert_int_equal(rep.failed, 1);

@@ -1,0 +1,628 @@
+/* search/writer.cc: writing the index (layout in index.hh), one thread per shard.
+ *
+ * Why shards: turning an article into a Xapian document and adding it (the inverter's maps,
+ * then their merge into the B-trees at commit) was about 70% of a large import, and a
+ * WritableDatabase is single-threaded. So an index is nshards glass databases (index.hh:
+ * the first in the index directory, the others in its subdirectories), article id % nshards
+ * picks the one that holds an article, and each shard has a thread that builds and writes
+ * its documents. The caller (the indexer, or an import still parsing and storing the next
+ * articles) only queues work: search_index_put copies the document and returns, blocking
+ * only when a shard is SHARD_QUEUE_MAX documents behind.
+ *
+ * Transactions: every shard always works inside a Xapian transaction (begun at open and
+ * after each commit), so there is no autoflush and search_index_free discards what was not
+ * committed (WritableDatabase::close() would otherwise commit it). search_index_commit
+ * waits for the queued work, then commits every shard, each in its own thread. A crash
+ * between two shards' commits is repaired like any crash after a Xapian commit: the SQLite
+ * queue rows are deleted only after search_index_commit returns, and replaying them puts
+ * the same documents again.
+ *
+ * Errors: the first error of a shard sticks. search_index_put/delete report errors of
+ * earlier work as soon as they are known, search_index_commit reports them all and commits
+ * nothing; the handle is then only good for search_index_free. */
+#include "search/index.hh"
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+extern "C" {
+#include "kb/log.h"
+#include "kb/text.h"
+#include "search/internal.h"
+}
+
+#include "search/lang.hh"
+
+/* wdf multipliers per field: how much one occurrence counts in the all-text field. */
+static const unsigned WDF_TITLE = 3, WDF_QUESTIONS = 2, WDF_TAGS = 2, WDF_BODY = 1;
+
+/* Words at the start of the body indexed again as the lead field. An article opens with what
+ * it is about (the short answer to its title), then goes into cases, exceptions and
+ * procedures that name many neighbouring subjects: a query word found in the opening says
+ * more than the same word further down. 120 words is about a first paragraph; the relevance
+ * benchmark is flat from 100 to 150 (tests/bench/relevance). */
+static const size_t LEAD_WORDS = 120;
+
+/* The version of the layout described in index.hh, stamped at every commit. An index
+ * written before the layout changed is rebuilt (search_index_outdated). 2: lead field.
+ * 3: shards. */
+static const char *const LAYOUT = "3";
+
+/* Shards of a new index. Two: the machines kb is sized for have two cores, and with the
+ * import's own thread parsing and storing, a third writer would only take turns. */
+static const size_t NEW_SHARDS = 2;
+
+/* Documents queued per shard before search_index_put waits: enough to smooth the bursts of
+ * an import, small enough that the copies stay a few MB. */
+static const size_t SHARD_QUEUE_MAX = 64;
+
+namespace {
+
+/* search_doc with every pointer copied: the caller's are borrowed for the call only. */
+struct doc_copy {
+    int64_t id = 0;
+    std::string slug, title, lang, category, audience, status, body;
+    std::vector<std::string> tags, questions;
+    double popularity = 0;
+    int64_t updated_at = 0;
+};
+
+struct job {
+    enum kind { PUT, DELETE, COMMIT } what;
+    int64_t id = 0;
+    std::unique_ptr<doc_copy> doc;
+    /* COMMIT of the first shard: metadata to write with it. */
+    std::unique_ptr<std::map<std::string, std::string>> meta;
+};
+
+} // namespace
+
+struct search_shard {
+    std::string dir;
+    Xapian::WritableDatabase wdb;
+    /* Spelling data gathered since the last commit: word -> occurrences in documents.
+     * Adding it per document costs a table update each time; once per commit is enough. */
+    std::unordered_map<std::string, Xapian::termcount> spelling;
+    std::mutex mu;
+    std::condition_variable wake; /* the thread: work queued, or stop */
+    std::condition_variable done; /* callers: room in the queue, or idle */
+    std::deque<job> jobs;
+    bool busy = false, stop = false;
+    bool in_transaction = false;
+    enum kb_err err = KB_OK;
+    std::thread thread;
+};
+
+struct search_writer {
+    std::vector<std::unique_ptr<search_shard>> shards;
+    /* Metadata for the next commit of the first shard. Every write to a shard's database
+     * happens on its thread, in queue order, so metadata travels with the commit job. */
+    std::map<std::string, std::string> meta;
+};
+
+std::string search_shard_dir(const std::string &dir, size_t k)
+{
+    return k == 0 ? dir : dir + "/shard" + std::to_string(k);
+}
+
+size_t search_shard_count(const std::string &meta)
+{
+    unsigned long n = strtoul(meta.c_str(), nullptr, 10);
+    return n >= 1 && n <= 64 ? (size_t)n : 1; /* absent: an index from before shards */
+}
+
+/* ---- building documents ------------------------------------------------------------- */
+
+/* Index the words of text (as written): their stems under prefix, the folded words themselves
+ * when all_words (titles, questions and tags only: suggestions complete those, and leaving
+ * them out of bodies halves the terms to write), and the words into *spelling when given.
+ * Each distinct word is looked up and added once, with its count folded into the wdf: a text
+ * repeats its words, and every add_term is an insertion into the document's term map. */
+static void index_words(Xapian::Document &doc, const std::string &text, const Xapian::Stem &stem,
+                        const std::string &lang, const char *prefix, unsigned wdf,
+                        bool all_words, std::vector<std::string> *spelling)
+{
+    thread_local std::vector<search_span> spans(256);
+    thread_local std::unordered_map<std::string_view, unsigned> counts;
+    size_t n = search_words(text.data(), text.size(), spans.data(), spans.size());
+    if (n > spans.size()) {
+        spans.resize(n);
+        n = search_words(text.data(), text.size(), spans.data(), spans.size());
+    }
+    counts.clear();
+    for (size_t i = 0; i < n; i++)
+        if (spans[i].len <= SEARCH_MAX_WORD)
+            counts[std::string_view(text.data() + spans[i].off, spans[i].len)]++;
+    std::string term, word;
+    for (const auto &wc : counts) {
+        word.assign(wc.first);
+        const search_word_stems &ws = search_stems_memo(stem, lang, word);
+        const std::string &folded = ws.folded;
+        if (all_words)
+            doc.add_term(folded, wdf * wc.second);
+        if (spelling && folded.size() >= 3 && !(folded[0] >= '0' && folded[0] <= '9'))
+            spelling->push_back(folded);
+        for (size_t j = 0; j < ws.k; j++) {
+            term = "Z";
+            term += prefix;
+            term += ws.st[j];
+            doc.add_term(term, wdf * wc.second);
+        }
+    }
+}
+
+/* Bytes of body that hold its first LEAD_WORDS words (the whole body when shorter). Only the
+ * start is scanned: a word rarely takes more than 24 bytes with what separates it. */
+static size_t lead_bytes(const std::string &body)
+{
+    size_t scan = kb_text_utf8_prefix(body.data(), std::min(body.size(), LEAD_WORDS * 24));
+    search_span spans[LEAD_WORDS];
+    size_t n = search_words(body.data(), scan, spans, LEAD_WORDS);
+    if (n >= LEAD_WORDS)
+        return spans[LEAD_WORDS - 1].off + spans[LEAD_WORDS - 1].len;
+    if (scan == body.size())
+        return scan;
+    return n > 0 ? spans[n - 1].off : 0; /* the last word may have been cut: leave it out */
+}
+
+/* Build d's document and put it in the shard (on the shard's thread). */
+static void put_doc(search_shard *s, doc_copy &d)
+{
+    const std::string &lang = d.lang;
+    Xapian::Stem stem = search_stemmer(lang);
+    Xapian::Document doc;
+    /* Words for the spelling table: a word counts once per document. */
+    std::vector<std::string> spelling;
+    index_words(doc, d.title, stem, lang, "S", 1, false, nullptr);
+    index_words(doc, d.title, stem, lang, "", WDF_TITLE, true, &spelling);
+    for (const auto &q : d.questions) {
+        index_words(doc, q, stem, lang, "XQ", 1, false, nullptr);
+        index_words(doc, q, stem, lang, "", WDF_QUESTIONS, true, &spelling);
+    }
+    for (const auto &t : d.tags) {
+        index_words(doc, t, stem, lang, "K", 1, false, nullptr);
+        index_words(doc, t, stem, lang, "", WDF_TAGS, true, &spelling);
+        doc.add_boolean_term("XK" + search_fold(t));
+    }
+    std::string &body = d.body;
+    if (body.size() > 256 * 1024) /* the article limit is 1 MiB of Markdown */
+        body.resize(kb_text_utf8_prefix(body.data(), 256 * 1024));
+    index_words(doc, body, stem, lang, "", WDF_BODY, false, &spelling);
+    index_words(doc, body.substr(0, lead_bytes(body)), stem, lang, "XD", 1, false, nullptr);
+
+    doc.add_boolean_term("XL" + lang);
+    doc.add_boolean_term("XA" + d.audience);
+    doc.add_boolean_term("XS" + d.status);
+    if (!d.category.empty())
+        doc.add_boolean_term("XC" + search_fold(d.category));
+    std::string idterm = "Q" + std::to_string(d.id);
+    doc.add_boolean_term(idterm);
+    doc.add_value(SEARCH_VALUE_CATEGORY, d.category);
+    doc.add_value(SEARCH_VALUE_POPULARITY, Xapian::sortable_serialise(d.popularity));
+    doc.add_value(SEARCH_VALUE_UPDATED, Xapian::sortable_serialise((double)d.updated_at));
+
+    std::string data;
+    data.reserve(512);
+    data += std::to_string(d.id);
+    data += '\0';
+    data += d.slug;
+    data += '\0';
+    data += d.title;
+    data += '\0';
+    data += d.category;
+    data += '\0';
+    data += lang;
+    size_t keep = kb_text_utf8_prefix(body.data(),
+                                      std::min<size_t>(body.size(), SEARCH_SNIPPET_TEXT));
+    doc.add_value(SEARCH_VALUE_TEXT, body.substr(0, keep));
+    doc.set_data(data);
+
+    /* The shard's docid is the article id: a match spy sees a document by its docid in its
+     * own shard, and that is how facet counting finds its category (query.cc). */
+    s->wdb.replace_document((Xapian::docid)d.id, doc);
+    std::sort(spelling.begin(), spelling.end());
+    spelling.erase(std::unique(spelling.begin(), spelling.end()), spelling.end());
+    for (const auto &w : spelling)
+        s->spelling[w]++;
+}
+
+/* ---- the shard threads -------------------------------------------------------------- */
+
+static enum kb_err apply(search_shard *s, job &j)
+{
+    try {
+        switch (j.what) {
+        case job::PUT:
+            put_doc(s, *j.doc);
+            break;
+        case job::DELETE:
+            s->wdb.delete_document("Q" + std::to_string(j.id));
+            break;
+        case job::COMMIT:
+            if (j.meta)
+                for (const auto &kv : *j.meta)
+                    s->wdb.set_metadata(kv.first, kv.second);
+            for (const auto &w : s->spelling)
+                s->wdb.add_spelling(w.first, w.second);
+            s->spelling.clear();
+            s->in_transaction = false;
+            s->wdb.commit_transaction(); /* a flushed transaction: durable on return */
+            s->wdb.begin_transaction(true);
+            s->in_transaction = true;
+            break;
+        }
+        return KB_OK;
+    } catch (...) {
+        return search_fail(j.what == job::PUT ? "put" : j.what == job::DELETE ? "delete"
+                                                                                : "commit");
+    }
+}
+
+static void shard_run(search_shard *s)
+{
+    std::unique_lock<std::mutex> lk(s->mu);
+    for (;;) {
+        s->wake.wait(lk, [s] { return s->stop || !s->jobs.empty(); });
+        if (s->stop) {
+            /* Closing: a commit asked for (search_index_flush) is carried out, what was
+             * queued after the last one is discarded like any uncommitted change. */
+            while (!s->jobs.empty() && s->jobs.back().what != job::COMMIT)
+                s->jobs.pop_back();
+            if (s->jobs.empty())
+                return;
+        }
+        job j = std::move(s->jobs.front());
+        s->jobs.pop_front();
+        s->busy = true;
+        s->done.notify_all();
+        bool skip = s->err != KB_OK; /* after an error, nothing more is written */
+        lk.unlock();
+        enum kb_err e = skip ? KB_OK : apply(s, j);
+        j.doc.reset();
+        j.meta.reset();
+        lk.lock();
+        if (e && !s->err)
+            s->err = e;
+        s->busy = false;
+        s->done.notify_all();
+    }
+}
+
+static enum kb_err enqueue(search_shard *s, job &&j)
+{
+    std::unique_lock<std::mutex> lk(s->mu);
+    s->done.wait(lk, [s] { return s->err || s->jobs.size() < SHARD_QUEUE_MAX; });
+    if (s->err)
+        return s->err;
+    s->jobs.push_back(std::move(j));
+    s->wake.notify_one();
+    return KB_OK;
+}
+
+/* Wait until s has applied everything queued; its sticky error, if any. */
+static enum kb_err wait_idle(search_shard *s)
+{
+    std::unique_lock<std::mutex> lk(s->mu);
+    s->done.wait(lk, [s] { return s->jobs.empty() && !s->busy; });
+    return s->err;
+}
+
+static void stop_threads(search_writer *w) noexcept
+{
+    for (auto &s : w->shards) {
+        {
+            std::lock_guard<std::mutex> lk(s->mu);
+            s->stop = true;
+        }
+        s->wake.notify_all();
+        if (s->thread.joinable())
+            s->thread.join();
+    }
+}
+
+/* Cancel and close every shard (nothing uncommitted is written), threads stopped first. */
+static void close_shards(search_writer *w) noexcept
+{
+    stop_threads(w);
+    for (auto &s : w->shards) {
+        try {
+            if (s->in_transaction)
+                s->wdb.cancel_transaction();
+            s->wdb.close();
+        } catch (...) {
+            (void)search_fail("close");
+        }
+    }
+    w->shards.clear();
+}
+
+enum kb_err search_writer_wait(search_index *idx)
+{
+    enum kb_err err = KB_OK;
+    for (auto &s : idx->writer->shards) {
+        enum kb_err e = wait_idle(s.get());
+        if (!err)
+            err = e;
+    }
+    return err;
+}
+
+/* Open (action: Xapian::DB_CREATE_OR_OPEN or DB_CREATE_OR_OVERWRITE) the shards of idx->dir,
+ * start their threads and make idx->db their union. On a new or overwritten index the
+ * shard count is NEW_SHARDS, else what the index says. */
+static void open_shards(search_index *idx, int action)
+{
+    search_writer *w = idx->writer;
+    auto first = std::make_unique<search_shard>();
+    first->dir = idx->dir;
+    first->wdb = Xapian::WritableDatabase(idx->dir, action);
+    std::string meta = first->wdb.get_metadata("shards");
+    size_t n = search_shard_count(meta);
+    bool fresh = meta.empty() && first->wdb.get_doccount() == 0;
+    if (fresh)
+        n = NEW_SHARDS;
+    w->shards.push_back(std::move(first));
+    for (size_t k = 1; k < n; k++) {
+        auto s = std::make_unique<search_shard>();
+        s->dir = search_shard_dir(idx->dir, k);
+        s->wdb = Xapian::WritableDatabase(s->dir, action);
+        w->shards.push_back(std::move(s));
+    }
+    Xapian::Database all;
+    for (auto &s : w->shards) {
+        s->wdb.begin_transaction(true);
+        s->in_transaction = true;
+        all.add_database(s->wdb);
+    }
+    if (fresh)
+        w->shards[0]->wdb.set_metadata("shards", std::to_string(n));
+    idx->db = all;
+    idx->nshards = n;
+    for (auto &s : w->shards)
+        s->thread = std::thread(shard_run, s.get());
+}
+
+void search_writer_open(search_index *idx)
+{
+    idx->writer = new search_writer();
+    try {
+        open_shards(idx, Xapian::DB_CREATE_OR_OPEN);
+    } catch (...) {
+        close_shards(idx->writer);
+        delete idx->writer;
+        idx->writer = nullptr;
+        throw;
+    }
+}
+
+void search_writer_free(search_index *idx) noexcept
+{
+    if (!idx->writer)
+        return;
+    close_shards(idx->writer);
+    delete idx->writer;
+    idx->writer = nullptr;
+}
+
+/* ---- the C API ---------------------------------------------------------------------- */
+
+extern "C" enum kb_err search_index_put(struct search_index *idx, const struct search_doc *d)
+{
+    if (!idx->writable || !idx->writer)
+        return KB_EINVAL;
+    try {
+        auto c = std::make_unique<doc_copy>();
+        c->id = d->id;
+        c->slug = d->slug ? d->slug : "";
+        c->title = d->title ? d->title : "";
+        c->lang = d->lang && *d->lang ? d->lang : "none";
+        c->category = d->category ? d->category : "";
+        c->audience = d->audience ? d->audience : "public";
+        c->status = d->status ? d->status : "published";
+        c->body = d->body ? d->body : "";
+        for (size_t i = 0; i < d->ntags; i++)
+            c->tags.emplace_back(d->tags[i]);
+        for (size_t i = 0; i < d->nquestions; i++)
+            c->questions.emplace_back(d->questions[i]);
+        c->popularity = d->popularity;
+        c->updated_at = d->updated_at;
+        if (idx->langs.insert(c->lang).second) {
+            std::string v;
+            for (const auto &l : idx->langs)
+                v += (v.empty() ? "" : ",") + l;
+            idx->writer->meta["langs"] = v;
+        }
+        if (d->id <= 0 || d->id > (int64_t)UINT32_MAX)
+            return KB_EINVAL; /* it becomes a Xapian docid */
+        search_writer *w = idx->writer;
+        search_shard *s = w->shards[(uint64_t)d->id % w->shards.size()].get();
+        return enqueue(s, job{job::PUT, d->id, std::move(c), nullptr});
+    } catch (...) {
+        return search_fail("put");
+    }
+}
+
+extern "C" enum kb_err search_index_delete(struct search_index *idx, int64_t id)
+{
+    if (!idx->writable || !idx->writer)
+        return KB_EINVAL;
+    try {
+        search_writer *w = idx->writer;
+        return enqueue(w->shards[(uint64_t)id % w->shards.size()].get(),
+                       job{job::DELETE, id, nullptr, nullptr});
+    } catch (...) {
+        return search_fail("delete");
+    }
+}
+
+extern "C" enum kb_err search_index_flush(struct search_index *idx)
+{
+    if (!idx->writable || !idx->writer)
+        return KB_EINVAL;
+    search_writer *w = idx->writer;
+    try {
+        w->meta["layout"] = LAYOUT;
+        for (size_t k = 0; k < w->shards.size(); k++) {
+            job j{job::COMMIT, 0, nullptr, nullptr};
+            if (k == 0)
+                j.meta = std::make_unique<std::map<std::string, std::string>>(std::move(w->meta));
+            w->meta.clear();
+            enum kb_err err = enqueue(w->shards[k].get(), std::move(j));
+            if (err)
+                return err;
+        }
+        return KB_OK;
+    } catch (...) {
+        return search_fail("commit");
+    }
+}
+
+extern "C" enum kb_err search_index_commit(struct search_index *idx)
+{
+    enum kb_err err = search_index_flush(idx);
+    if (err)
+        return err;
+    return search_writer_wait(idx);
+}
+
+extern "C" enum kb_err search_index_set_ahead(struct search_index *idx, bool ahead)
+{
+    if (!idx->writable || !idx->writer)
+        return KB_EINVAL;
+    try {
+        idx->writer->meta["ahead"] = ahead ? "1" : "";
+        return KB_OK;
+    } catch (...) {
+        return search_fail("mark");
+    }
+}
+
+extern "C" bool search_index_ahead(struct search_index *idx)
+{
+    if (!idx->writable || !idx->writer)
+        return false;
+    try {
+        (void)search_writer_wait(idx);
+        return !idx->writer->shards[0]->wdb.get_metadata("ahead").empty();
+    } catch (...) {
+        (void)search_fail("mark");
+        return false;
+    }
+}
+
+extern "C" bool search_index_outdated(struct search_index *idx)
+{
+    if (!idx->writable || !idx->writer)
+        return false;
+    try {
+        (void)search_writer_wait(idx);
+        return idx->db.get_doccount() > 0 &&
+               idx->writer->shards[0]->wdb.get_metadata("layout") != LAYOUT;
+    } catch (...) {
+        (void)search_fail("layout");
+        return false;
+    }
+}
+
+extern "C" enum kb_err search_index_clear(struct search_index *idx)
+{
+    if (!idx->writable || !idx->writer)
+        return KB_EINVAL;
+    try {
+        /* Overwrite: documents, spelling data, synonyms and metadata go together. Pending
+         * changes are dropped first, and the empty index is on disk at once (overwriting
+         * cannot happen inside a transaction). The shard count starts again from
+         * NEW_SHARDS. */
+        close_shards(idx->writer);
+        idx->db = Xapian::Database();
+        idx->langs.clear();
+        idx->writer->meta.clear();
+        open_shards(idx, Xapian::DB_CREATE_OR_OVERWRITE);
+        return KB_OK;
+    } catch (...) {
+        return search_fail("clear");
+    }
+}
+
+/* The synonym key of a phrase: folded words joined by single spaces. */
+static std::string synonym_words(const std::string &phrase)
+{
+    std::string f = search_fold(phrase);
+    search_span spans[16];
+    size_t n = search_words(f.data(), f.size(), spans, 16);
+    std::string out;
+    for (size_t i = 0; i < n && i < 16; i++) {
+        if (!out.empty())
+            out += ' ';
+        out.append(f, spans[i].off, spans[i].len);
+    }
+    return out;
+}
+
+extern "C" enum kb_err search_synonyms_load(struct search_index *idx, const char *lang,
+                                            const char *path)
+{
+    if (!idx->writable || !idx->writer)
+        return KB_EINVAL;
+    enum kb_err err = search_writer_wait(idx);
+    if (err)
+        return err;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        kb_log(KB_LOG_ERROR, "search: cannot read synonyms %s", path);
+        return KB_EIO;
+    }
+    try {
+        /* Synonyms live in the first shard (readers see the union of all shards'). */
+        Xapian::WritableDatabase &wdb = idx->writer->shards[0]->wdb;
+        std::string prefix = std::string(lang) + ":";
+        /* Forget this language's previous synonyms: the file is the whole truth. */
+        std::vector<std::string> old;
+        for (auto k = wdb.synonym_keys_begin(prefix); k != wdb.synonym_keys_end(prefix); ++k)
+            old.push_back(*k);
+        for (const auto &k : old)
+            wdb.clear_synonyms(k);
+        char line[4096];
+        int lineno = 0;
+        while (fgets(line, sizeof line, f)) {
+            lineno++;
+            std::string l(line);
+            size_t hash = l.find('#');
+            if (hash != std::string::npos)
+                l.resize(hash);
+            std::vector<std::string> group;
+            size_t pos = 0;
+            while (pos <= l.size()) {
+                size_t end = l.find(',', pos);
+                if (end == std::string::npos)
+                    end = l.size();
+                std::string w = synonym_words(l.substr(pos, end - pos));
+                if (!w.empty())
+                    group.push_back(w);
+                pos = end + 1;
+            }
+            if (group.size() == 1)
+                kb_log(KB_LOG_WARN, "%s:%d: a synonym group needs at least two entries", path,
+                       lineno);
+            for (const auto &a : group)
+                for (const auto &b : group)
+                    if (a != b)
+                        wdb.add_synonym(prefix + a, b);
+        }
+        fclose(f);
+        return KB_OK;
+    } catch (...) {
+        fclose(f);
+        return search_fail("synonyms");
+    }
+}

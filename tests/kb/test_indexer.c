@@ -1,0 +1,278 @@
+/* tests/kb/test_indexer.c: kb import indexes while it stores (kb_indexer_begin ...), in
+ * batches committed before the store's transaction: what a reader of the index sees after a
+ * finished import, an import that failed after a batch, and a crash after a batch. */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "kb/import.h"
+#include "kb/indexer.h"
+#include "kb/store.h"
+#include "search/search.h"
+
+/* More than one indexer batch (2,000 articles), so that one is committed mid-import. */
+#define MANY 2100
+
+struct fixture {
+    char dir[256];
+    char db[300], index[310], content[300];
+    struct kb_store *st;
+    FILE *devnull;
+};
+
+static void make_parents(char *path)
+{
+    for (char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
+        *p = 0;
+        int rc = mkdir(path, 0755);
+        *p = '/';
+        assert_true(rc == 0 || errno == EEXIST);
+    }
+}
+
+static void write_file(const char *dir, const char *rel, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    make_parents(path);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)type;
+    (void)ftw;
+    return remove(path);
+}
+
+/* The articles of a second, large import: each names its number and a model. */
+static void write_many(struct fixture *fx)
+{
+    static const char *const models[] = {"Cassiopée", "Orion", "Véga", "Altaïr"};
+    for (int i = 0; i < MANY; i++) {
+        char rel[64], text[512];
+        snprintf(rel, sizeof rel, "articles/fr/flotte/lot%02d/fiche-%d.md", i / 100, i);
+        snprintf(text, sizeof text,
+                 "---\ntitle: Fiche entretien %d de la %s\ncategory: Flotte\n---\n"
+                 "Intervalle de révision de la %s numéro %d : tous les %d km.\n",
+                 i, models[i % 4], models[i % 4], i, 10000 + 5000 * (i % 3));
+        write_file(fx->content, rel, text);
+    }
+}
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof *fx);
+    snprintf(fx->dir, sizeof fx->dir, "/tmp/kb-test-indexer-XXXXXX");
+    if (!fx || !mkdtemp(fx->dir))
+        return -1;
+    snprintf(fx->db, sizeof fx->db, "%s/kb.db", fx->dir);
+    snprintf(fx->index, sizeof fx->index, "%s/kb.db.index", fx->dir);
+    snprintf(fx->content, sizeof fx->content, "%s/content", fx->dir);
+    write_file(fx->content, "articles/fr/apres-vente/rendez-vous.md",
+               "---\ntitle: Prendre rendez-vous pour la révision\ncategory: Après-vente\n---\n"
+               "Appelez l'atelier ou réservez en ligne.\n");
+    write_file(fx->content, "articles/fr/garantie/extension.md",
+               "---\ntitle: Prolonger la garantie\ncategory: Garantie\n---\n"
+               "La garantie constructeur se prolonge jusqu'à 7 ans.\n");
+    write_file(fx->content, "articles/en/recalls/vehicle-recall.md",
+               "---\ntitle: Vehicle recalls\ncategory: Recalls\n---\nCheck your VIN.\n");
+    fx->devnull = fopen("/dev/null", "w");
+    if (!fx->devnull || kb_store_open(fx->db, false, &fx->st))
+        return -1;
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    kb_store_free(fx->st);
+    fclose(fx->devnull);
+    int rc = nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(fx);
+    return rc;
+}
+
+/* kb import as cmd_import runs it: live indexer when the index can be had. */
+static enum kb_err import(struct fixture *fx, const struct kb_import_hook *hook,
+                          struct kb_indexer *live, struct kb_import_report *rep)
+{
+    enum kb_err err = kb_import_dir(fx->st, fx->content, "fr", fx->devnull, rep, hook);
+    if (err)
+        return err;
+    return kb_indexer_finish(live, fx->st, rep->synonyms > 0, NULL);
+}
+
+static size_t indexed(struct fixture *fx)
+{
+    struct search_index *r = NULL;
+    assert_int_equal(search_index_open(fx->index, false, &r), KB_OK);
+    size_t n = search_index_count(r);
+    search_index_free(r);
+    return n;
+}
+
+static bool marked(struct fixture *fx)
+{
+    struct search_index *w = NULL;
+    assert_int_equal(search_index_open(fx->index, true, &w), KB_OK);
+    bool ahead = search_index_ahead(w);
+    search_index_free(w);
+    return ahead;
+}
+
+/* The slugs and scores of a query's first 10 results, as one string. */
+static char *ranking(struct fixture *fx, const char *text)
+{
+    struct search_index *r = NULL;
+    assert_int_equal(search_index_open(fx->index, false, &r), KB_OK);
+    struct search_query q = {.text = text, .lang = "fr", .scope = SEARCH_SCOPE_PUBLIC,
+                             .limit = 10};
+    struct search_result *res = NULL;
+    assert_int_equal(search_run(r, &q, &res), KB_OK);
+    char *out = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&out, &n);
+    assert_non_null(f);
+    fprintf(f, "%zu:", res->total);
+    for (size_t i = 0; i < res->nhits; i++)
+        fprintf(f, " %s=%.9g", res->hits[i].slug, res->hits[i].score);
+    fclose(f);
+    search_result_free(res);
+    search_index_free(r);
+    return out;
+}
+
+static void first_import(struct fixture *fx)
+{
+    struct kb_indexer *live = NULL;
+    struct kb_import_report rep;
+    assert_int_equal(kb_indexer_begin(fx->index, &live), KB_OK);
+    struct kb_import_hook hook = {kb_indexer_stored, live};
+    assert_int_equal(import(fx, &hook, live, &rep), KB_OK);
+    assert_int_equal(rep.created, 3);
+    assert_int_equal(indexed(fx), 3);
+}
+
+static void live_import_matches_a_rebuild(void **state)
+{
+    struct fixture *fx = *state;
+    first_import(fx);
+    write_many(fx);
+    struct kb_indexer *live = NULL;
+    struct kb_import_report rep;
+    assert_int_equal(kb_indexer_begin(fx->index, &live), KB_OK);
+    struct kb_import_hook hook = {kb_indexer_stored, live};
+    assert_int_equal(import(fx, &hook, live, &rep), KB_OK);
+    assert_int_equal(rep.created, MANY);
+    assert_int_equal(indexed(fx), MANY + 3);
+    assert_false(marked(fx));
+
+    struct search_index *r = NULL;
+    assert_int_equal(search_index_open(fx->index, false, &r), KB_OK);
+    struct search_query q = {.text = "révision Orion numéro 1337", .lang = "fr",
+                             .scope = SEARCH_SCOPE_PUBLIC, .limit = 3};
+    struct search_result *res = NULL;
+    assert_int_equal(search_run(r, &q, &res), KB_OK);
+    assert_true(res->nhits >= 1);
+    assert_string_equal(res->hits[0].slug, "fiche-1337");
+    search_result_free(res);
+    search_index_free(r);
+
+    /* The documents the live indexer built are the ones a rebuild builds from the rows:
+     * same results, same scores, same order. */
+    const char *queries[] = {"garantie prolonger", "révision Véga 15000 km", "fiche entretien",
+                             "rendez-vous atelier"};
+    char *before[4];
+    for (size_t i = 0; i < 4; i++)
+        before[i] = ranking(fx, queries[i]);
+    size_t n = 0;
+    assert_int_equal(kb_indexer_rebuild(fx->st, fx->index, &n), KB_OK);
+    assert_int_equal(n, MANY + 3);
+    for (size_t i = 0; i < 4; i++) {
+        char *after = ranking(fx, queries[i]);
+        assert_string_equal(before[i], after);
+        free(before[i]);
+        free(after);
+    }
+}
+
+/* A hook that lets the import fail after `left` articles, past the first committed batch. */
+struct failing {
+    struct kb_indexer *live;
+    int left;
+};
+
+static enum kb_err fail_late(void *ud, const struct kb_article *a, const struct kb_put_info *put)
+{
+    struct failing *f = ud;
+    if (f->left-- == 0)
+        return KB_EIO;
+    return kb_indexer_stored(f->live, a, put);
+}
+
+static void failed_import_leaves_the_index_as_the_store(void **state)
+{
+    struct fixture *fx = *state;
+    first_import(fx);
+    write_many(fx);
+    struct failing fl = {NULL, MANY - 50};
+    assert_int_equal(kb_indexer_begin(fx->index, &fl.live), KB_OK);
+    struct kb_import_hook hook = {fail_late, &fl};
+    struct kb_import_report rep;
+    assert_int_equal(kb_import_dir(fx->st, fx->content, "fr", fx->devnull, &rep, &hook),
+                     KB_EIO);
+    kb_indexer_abort(fl.live, fx->st); /* the store rolled back: so does the index */
+    assert_int_equal(indexed(fx), 3);
+    assert_false(marked(fx));
+}
+
+static void crash_after_a_batch_is_repaired(void **state)
+{
+    struct fixture *fx = *state;
+    first_import(fx);
+    write_many(fx);
+    struct failing fl = {NULL, MANY - 50};
+    assert_int_equal(kb_indexer_begin(fx->index, &fl.live), KB_OK);
+    struct kb_import_hook hook = {fail_late, &fl};
+    struct kb_import_report rep;
+    assert_int_equal(kb_import_dir(fx->st, fx->content, "fr", fx->devnull, &rep, &hook),
+                     KB_EIO);
+    /* What a crash leaves: the first batch committed to the index, the store rolled back,
+     * the mark still on. */
+    kb_indexer_abort(fl.live, NULL);
+    assert_true(indexed(fx) >= 2000 + 3);
+    assert_true(marked(fx));
+    /* The next writer (kb serve's start-up repair, kb import, kb index) rebuilds. */
+    size_t applied = 0;
+    assert_int_equal(kb_indexer_run(fx->st, fx->index, false, &applied), KB_OK);
+    assert_int_equal(applied, 3);
+    assert_int_equal(indexed(fx), 3);
+    assert_false(marked(fx));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(live_import_matches_a_rebuild, setup, teardown),
+        cmocka_unit_test_setup_teardown(failed_import_leaves_the_index_as_the_store, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(crash_after_a_batch_is_repaired, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
