@@ -239,6 +239,11 @@ enum kb_err kb_import_dir(struct kb_store *st, const char *dir, const char *defa
         if (err)
             goto out;
     }
+    if (st && hook && hook->planned) {
+        err = hook->planned(hook->ud, walk.n);
+        if (err)
+            goto out;
+    }
     int tty = isatty(STDERR_FILENO) && walk.n > 1000;
     seen = calloc(walk.n ? walk.n : 1, sizeof *seen);
     if (!seen) {

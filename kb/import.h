@@ -20,10 +20,12 @@ struct kb_import_report {
     double seconds;
 };
 
-/* Called for each article kb_import_dir wrote (created or updated) with what the store did,
- * inside the import's transaction: lets kb import index an article while it still parses
- * the next files. An error stops the import (it rolls back). */
+/* Lets kb import index articles while it still parses the next files. planned (may be
+ * NULL) is called once with the number of files found, before any is read; stored for each
+ * article kb_import_dir wrote (created or updated) with what the store did, inside the
+ * import's transaction. An error of either stops the import (it rolls back). */
 struct kb_import_hook {
+    enum kb_err (*planned)(void *ud, size_t files);
     enum kb_err (*stored)(void *ud, const struct kb_article *a, const struct kb_put_info *put);
     void *ud;
 };

@@ -109,6 +109,15 @@ static enum kb_err load_synonyms(void *ud, const char *lang, const char *body)
     return err;
 }
 
+/* How many articles the store holds: what a rebuilt index is laid out for. */
+static size_t store_articles(struct kb_store *st)
+{
+    int64_t articles = 0, published = 0, queue = 0;
+    if (kb_store_counts(st, &articles, &published, &queue) != KB_OK || articles < 0)
+        return 0;
+    return (size_t)articles;
+}
+
 /* Queue every article in one transaction. */
 static enum kb_err requeue_all(struct kb_store *st)
 {
@@ -197,7 +206,7 @@ enum kb_err kb_indexer_run(struct kb_store *st, const char *index_dir, bool syno
          * database, synonyms included. */
         kb_log(KB_LOG_INFO, "search index %s: rebuilding it from the database",
                ahead ? "may hold articles of an unfinished import" : "layout changed");
-        err = search_index_clear(idx);
+        err = search_index_clear(idx, store_articles(st));
         if (!err)
             err = requeue_all(st);
         if (err)
@@ -231,6 +240,7 @@ struct kb_indexer {
     size_t nids, cap;
     size_t unflushed;
     bool marked;  /* our "ahead" mark is on disk */
+    bool cleared; /* laid out again for the import: synonyms must be loaded again */
     bool flushed; /* a batch was committed: the index may be ahead of the store */
 };
 
@@ -258,6 +268,21 @@ enum kb_err kb_indexer_begin(const char *index_dir, struct kb_indexer **out)
     ix->marked = true;
     *out = ix;
     return KB_OK;
+}
+
+enum kb_err kb_indexer_planned(void *ud, size_t files)
+{
+    struct kb_indexer *ix = ud;
+    /* A first import: lay the empty index out for what is coming (shards). */
+    if (files == 0 || search_index_count(ix->idx) > 0)
+        return KB_OK;
+    enum kb_err err = search_index_clear(ix->idx, files);
+    if (!err)
+        err = search_index_set_ahead(ix->idx, true);
+    if (!err)
+        err = search_index_commit(ix->idx);
+    ix->cleared = true;
+    return err;
 }
 
 enum kb_err kb_indexer_stored(void *ud, const struct kb_article *a,
@@ -338,7 +363,7 @@ enum kb_err kb_indexer_finish(struct kb_indexer *ix, struct kb_store *st, bool s
     enum kb_err err = KB_OK;
     if (ix->nids)
         qsort(ix->ids, ix->nids, sizeof *ix->ids, cmp_id);
-    if (synonyms)
+    if (synonyms || ix->cleared)
         err = kb_store_synonyms_each(st, load_synonyms, ix->idx);
     if (!err)
         err = replay(st, ix->idx, ix->ids, ix->nids, &total); /* commits everything */
@@ -373,7 +398,7 @@ enum kb_err kb_indexer_rebuild(struct kb_store *st, const char *index_dir, size_
     enum kb_err err = search_index_open(index_dir, true, &idx);
     if (err)
         return err;
-    err = search_index_clear(idx);
+    err = search_index_clear(idx, store_articles(st));
     if (!err)
         err = search_index_commit(idx);
     search_index_free(idx);

@@ -21,14 +21,16 @@ enum kb_err kb_indexer_run(struct kb_store *st, const char *index_dir, bool syno
  * open (the index is marked "ahead" meanwhile; see indexer.c).
  *   begin   open the index for writing. Fails (KB_EBUSY) when another writer has it or it
  *           must be rebuilt first: import without it, then kb_indexer_run.
- *   stored  the kb_import_hook: index an article the store just created (updates and
- *           archives are left to the queue).
+ *   planned, stored   the kb_import_hook: lay an empty index out for the files found;
+ *           index an article the store just created (updates and archives are left to the
+ *           queue).
  *   finish  after the store committed: apply the rest of the queue, clear the mark.
  *   abort   after the store rolled back (st: the store, to rebuild the index from when a
  *           batch was committed; NULL leaves that to the next writer, as a crash would).
  *           Frees ix; finish frees it too, even on error. */
 struct kb_indexer;
 enum kb_err kb_indexer_begin(const char *index_dir, struct kb_indexer **out) KB_MUST_CHECK;
+enum kb_err kb_indexer_planned(void *ud, size_t files) KB_MUST_CHECK;
 enum kb_err kb_indexer_stored(void *ud, const struct kb_article *a,
                               const struct kb_put_info *put) KB_MUST_CHECK;
 enum kb_err kb_indexer_finish(struct kb_indexer *ix, struct kb_store *st, bool synonyms,

@@ -153,7 +153,7 @@ static int cmd_import(struct kb_ctx *ctx, int argc, char **argv, bool check_only
     struct kb_indexer *live = NULL;
     if (idx && kb_indexer_begin(idx, &live) != KB_OK)
         live = NULL;
-    struct kb_import_hook hook = {kb_indexer_stored, live};
+    struct kb_import_hook hook = {kb_indexer_planned, kb_indexer_stored, live};
     enum kb_err err = kb_import_dir(st, dir, lang, stderr, &rep, live ? &hook : NULL);
     int rc = err ? 1 : 0;
     if (err)

@@ -243,6 +243,7 @@ static void open_reader(search_index *idx)
         all.add_database(Xapian::Database(search_shard_dir(idx->dir, k)));
     idx->db = all;
     idx->nshards = n;
+    idx->uuid = first.get_uuid();
 }
 
 extern "C" enum kb_err search_index_open(const char *dir, bool writable,
@@ -292,10 +293,15 @@ extern "C" enum kb_err search_index_reopen(struct search_index *idx)
     try {
         if (idx->writable)
             return KB_OK;
-        if (idx->db.reopen()) {
-            /* A rebuild may have changed the number of shards: open them all again. */
-            if (search_shard_count(idx->db.get_metadata("shards")) != idx->nshards)
-                open_reader(idx);
+        /* A rebuild overwrites the index: a new database (uuid), maybe another number of
+         * shards, and a revision count that starts again, which Database::reopen() may take
+         * for "nothing changed". Then every shard is opened again. */
+        Xapian::Database first(idx->dir);
+        if (first.get_uuid() != idx->uuid ||
+            search_shard_count(first.get_metadata("shards")) != idx->nshards) {
+            open_reader(idx);
+            load_meta(idx);
+        } else if (idx->db.reopen()) {
             load_meta(idx);
         }
         return KB_OK;

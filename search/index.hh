@@ -77,6 +77,7 @@ struct search_index {
     search_writer *writer = nullptr; /* owned; set when writable */
     bool writable = false;
     size_t nshards = 1;
+    std::string uuid; /* of the first shard, as a reader opened it: changes on a rebuild */
     std::string dir;
     std::set<std::string> langs;    /* languages present in the index */
 

@@ -64,8 +64,10 @@ bool search_index_ahead(struct search_index *idx);
 /* Writer only: true when the index holds documents written by an older version of kb (the
  * layout of index.hh changed since): it must be rebuilt from the database. */
 bool search_index_outdated(struct search_index *idx);
-/* Writer only: remove every document (for a rebuild); commit afterwards. */
-enum kb_err search_index_clear(struct search_index *idx) KB_MUST_CHECK;
+/* Writer only: remove every document (for a rebuild), and lay the index out for about
+ * `expected` documents (a large one is split into shards written in parallel); commit
+ * afterwards. */
+enum kb_err search_index_clear(struct search_index *idx, size_t expected) KB_MUST_CHECK;
 /* Reader: see the latest committed state. Cheap when nothing changed. */
 enum kb_err search_index_reopen(struct search_index *idx) KB_MUST_CHECK;
 /* Number of documents in the index. */

@@ -58,9 +58,17 @@ static const size_t LEAD_WORDS = 120;
  * 3: shards. */
 static const char *const LAYOUT = "3";
 
-/* Shards of a new index. Two: the machines kb is sized for have two cores, and with the
- * import's own thread parsing and storing, a third writer would only take turns. */
-static const size_t NEW_SHARDS = 2;
+/* Shards for an index of `expected` documents. Every shard costs each search its own
+ * posting-list reads and merging (measured at 50,000 articles: search 15-30% slower with two),
+ * so small indexes keep one; large ones get two, because the import (building documents)
+ * is then the wait and the machines kb is sized for have two cores; with the import's own
+ * thread parsing and storing, a third shard would only take turns. */
+static const size_t SHARD_MIN_DOCS = 10000;
+
+static size_t shards_for(size_t expected)
+{
+    return expected >= SHARD_MIN_DOCS ? 2 : 1;
+}
 
 /* Documents queued per shard before search_index_put waits: enough to smooth the bursts of
  * an import, small enough that the copies stay a few MB. */
@@ -359,8 +367,8 @@ enum kb_err search_writer_wait(search_index *idx)
 
 /* Open (action: Xapian::DB_CREATE_OR_OPEN or DB_CREATE_OR_OVERWRITE) the shards of idx->dir,
  * start their threads and make idx->db their union. On a new or overwritten index the
- * shard count is NEW_SHARDS, else what the index says. */
-static void open_shards(search_index *idx, int action)
+ * shard count is fresh_count, else what the index says. */
+static void open_shards(search_index *idx, int action, size_t fresh_count)
 {
     search_writer *w = idx->writer;
     auto first = std::make_unique<search_shard>();
@@ -370,7 +378,7 @@ static void open_shards(search_index *idx, int action)
     size_t n = search_shard_count(meta);
     bool fresh = meta.empty() && first->wdb.get_doccount() == 0;
     if (fresh)
-        n = NEW_SHARDS;
+        n = fresh_count;
     w->shards.push_back(std::move(first));
     for (size_t k = 1; k < n; k++) {
         auto s = std::make_unique<search_shard>();
@@ -396,7 +404,7 @@ void search_writer_open(search_index *idx)
 {
     idx->writer = new search_writer();
     try {
-        open_shards(idx, Xapian::DB_CREATE_OR_OPEN);
+        open_shards(idx, Xapian::DB_CREATE_OR_OPEN, 1);
     } catch (...) {
         close_shards(idx->writer);
         delete idx->writer;
@@ -534,20 +542,19 @@ extern "C" bool search_index_outdated(struct search_index *idx)
     }
 }
 
-extern "C" enum kb_err search_index_clear(struct search_index *idx)
+extern "C" enum kb_err search_index_clear(struct search_index *idx, size_t expected)
 {
     if (!idx->writable || !idx->writer)
         return KB_EINVAL;
     try {
         /* Overwrite: documents, spelling data, synonyms and metadata go together. Pending
          * changes are dropped first, and the empty index is on disk at once (overwriting
-         * cannot happen inside a transaction). The shard count starts again from
-         * NEW_SHARDS. */
+         * cannot happen inside a transaction). The shard count is chosen again. */
         close_shards(idx->writer);
         idx->db = Xapian::Database();
         idx->langs.clear();
         idx->writer->meta.clear();
-        open_shards(idx, Xapian::DB_CREATE_OR_OVERWRITE);
+        open_shards(idx, Xapian::DB_CREATE_OR_OVERWRITE, shards_for(expected));
         return KB_OK;
     } catch (...) {
         return search_fail("clear");

@@ -163,7 +163,7 @@ static void first_import(struct fixture *fx)
     struct kb_indexer *live = NULL;
     struct kb_import_report rep;
     assert_int_equal(kb_indexer_begin(fx->index, &live), KB_OK);
-    struct kb_import_hook hook = {kb_indexer_stored, live};
+    struct kb_import_hook hook = {kb_indexer_planned, kb_indexer_stored, live};
     assert_int_equal(import(fx, &hook, live, &rep), KB_OK);
     assert_int_equal(rep.created, 3);
     assert_int_equal(indexed(fx), 3);
@@ -177,7 +177,7 @@ static void live_import_matches_a_rebuild(void **state)
     struct kb_indexer *live = NULL;
     struct kb_import_report rep;
     assert_int_equal(kb_indexer_begin(fx->index, &live), KB_OK);
-    struct kb_import_hook hook = {kb_indexer_stored, live};
+    struct kb_import_hook hook = {kb_indexer_planned, kb_indexer_stored, live};
     assert_int_equal(import(fx, &hook, live, &rep), KB_OK);
     assert_int_equal(rep.created, MANY);
     assert_int_equal(indexed(fx), MANY + 3);
@@ -226,6 +226,11 @@ static enum kb_err fail_late(void *ud, const struct kb_article *a, const struct 
     return kb_indexer_stored(f->live, a, put);
 }
 
+static enum kb_err plan(void *ud, size_t files)
+{
+    return kb_indexer_planned(((struct failing *)ud)->live, files);
+}
+
 static void failed_import_leaves_the_index_as_the_store(void **state)
 {
     struct fixture *fx = *state;
@@ -233,7 +238,7 @@ static void failed_import_leaves_the_index_as_the_store(void **state)
     write_many(fx);
     struct failing fl = {NULL, MANY - 50};
     assert_int_equal(kb_indexer_begin(fx->index, &fl.live), KB_OK);
-    struct kb_import_hook hook = {fail_late, &fl};
+    struct kb_import_hook hook = {plan, fail_late, &fl};
     struct kb_import_report rep;
     assert_int_equal(kb_import_dir(fx->st, fx->content, "fr", fx->devnull, &rep, &hook),
                      KB_EIO);
@@ -249,7 +254,7 @@ static void crash_after_a_batch_is_repaired(void **state)
     write_many(fx);
     struct failing fl = {NULL, MANY - 50};
     assert_int_equal(kb_indexer_begin(fx->index, &fl.live), KB_OK);
-    struct kb_import_hook hook = {fail_late, &fl};
+    struct kb_import_hook hook = {plan, fail_late, &fl};
     struct kb_import_report rep;
     assert_int_equal(kb_import_dir(fx->st, fx->content, "fr", fx->devnull, &rep, &hook),
                      KB_EIO);

@@ -51,6 +51,22 @@ static const struct doc docs[] = {
      "Essayez le véhicule de votre choix pendant 30 minutes en concession.", NULL, NULL},
 };
 
+/* Every test runs twice: on an index of one shard, and on one laid out for a large corpus
+ * (shards: search/writer.cc), which must behave as one index. */
+static size_t layout_docs;
+
+/* A new writable index laid out for layout_docs documents. */
+static struct search_index *open_writer(const char *path)
+{
+    struct search_index *w = NULL;
+    assert_int_equal(search_index_open(path, true, &w), KB_OK);
+    assert_int_equal(search_index_clear(w, layout_docs), KB_OK);
+    char shard[300];
+    snprintf(shard, sizeof shard, "%s/shard1", path);
+    assert_int_equal(access(shard, F_OK) == 0, layout_docs > 0);
+    return w;
+}
+
 static void put_all(struct search_index *w)
 {
     for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
@@ -77,8 +93,7 @@ static int setup(void **state)
     FILE *f = fopen(syn, "w");
     fputs("# test synonyms\nvéhicule, voiture, auto\naprès-vente, sav\n", f);
     fclose(f);
-    struct search_index *w = NULL;
-    assert_int_equal(search_index_open(dir, true, &w), KB_OK);
+    struct search_index *w = open_writer(dir);
     assert_int_equal(search_synonyms_load(w, "fr", syn), KB_OK);
     put_all(w);
     put_all(w); /* replaying a change is harmless: replaced by id */
@@ -317,15 +332,14 @@ static void clear_and_uncommitted(void **state)
     char own[128];
     snprintf(own, sizeof own, "/tmp/kb-test-search-clear-XXXXXX");
     assert_non_null(mkdtemp(own));
-    struct search_index *w = NULL, *rd = NULL;
-    assert_int_equal(search_index_open(own, true, &w), KB_OK);
+    struct search_index *w = open_writer(own), *rd = NULL;
     put_all(w);
     assert_int_equal(search_index_commit(w), KB_OK);
     assert_int_equal(search_index_open(own, false, &rd), KB_OK);
     assert_int_equal(search_index_count(rd), 8);
 
     /* A rebuild: clear, commit, and readers see an empty index that still answers. */
-    assert_int_equal(search_index_clear(w), KB_OK);
+    assert_int_equal(search_index_clear(w, 0), KB_OK);
     assert_int_equal(search_index_commit(w), KB_OK);
     assert_int_equal(search_index_reopen(rd), KB_OK);
     assert_int_equal(search_index_count(rd), 0);
@@ -358,7 +372,7 @@ static void reader_memory_follows_changes(void **state)
     struct search_doc sd = {.id = 1, .slug = "essai", .title = "Réserver un essai",
                             .lang = "fr", .category = "Essai", .audience = "public",
                             .status = "published", .body = "Essayez la voiture en concession."};
-    assert_int_equal(search_index_open(d2, true, &w), KB_OK);
+    w = open_writer(d2);
     assert_int_equal(search_index_put(w, &sd), KB_OK);
     assert_int_equal(search_index_commit(w), KB_OK);
     search_index_free(w);
@@ -433,5 +447,9 @@ int main(void)
         cmocka_unit_test(writer_changes_are_seen), cmocka_unit_test(suggest_and_related),
         cmocka_unit_test(clear_and_uncommitted), cmocka_unit_test(reader_memory_follows_changes),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    layout_docs = 0;
+    int failed = cmocka_run_group_tests_name("one shard", tests, setup, teardown);
+    layout_docs = 1000000;
+    failed += cmocka_run_group_tests_name("shards", tests, setup, teardown);
+    return failed;
 }
