@@ -222,6 +222,8 @@ enum kb_err kb_indexer_run(struct kb_store *st, const char *index_dir, bool syno
             goto out;
     }
     err = replay(st, idx, NULL, 0, &total);
+    if (!err)
+        err = search_index_merge(idx); /* a rebuild written in shards: one to search */
     if (!err && applied)
         *applied = total;
 out:
@@ -367,6 +369,8 @@ enum kb_err kb_indexer_finish(struct kb_indexer *ix, struct kb_store *st, bool s
         err = kb_store_synonyms_each(st, load_synonyms, ix->idx);
     if (!err)
         err = replay(st, ix->idx, ix->ids, ix->nids, &total); /* commits everything */
+    if (!err)
+        err = search_index_merge(ix->idx);
     if (!err)
         err = search_index_set_ahead(ix->idx, false);
     if (!err)

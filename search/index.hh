@@ -20,10 +20,12 @@
  * with words folded and joined by one space.
  *
  * Shards: the index is "shards" (metadata, 1 when absent) glass databases, the first in the
- * index directory and shard k in its subdirectory shard<k>; the article with id i lives in
- * shard i % shards, as docid i there. Metadata and synonyms are in the first; readers open them all as one
- * Xapian::Database, which interleaves their docids and merges spelling and synonyms. Why:
- * see writer.cc. */
+ * index directory and shard k in its subdirectory shard<k>. Several only while a large
+ * rebuild or first import writes them in parallel, then they are merged into one (why:
+ * writer.cc). In several shards, the article with id i lives in shard i % shards as docid i
+ * there; a single shard numbers its documents itself. Metadata and synonyms are in the
+ * first; readers open them all as one Xapian::Database, which interleaves their docids and
+ * merges spelling and synonyms. */
 #ifndef SEARCH_INDEX_HH
 #define SEARCH_INDEX_HH
 

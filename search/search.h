@@ -64,6 +64,9 @@ bool search_index_ahead(struct search_index *idx);
 /* Writer only: true when the index holds documents written by an older version of kb (the
  * layout of index.hh changed since): it must be rebuilt from the database. */
 bool search_index_outdated(struct search_index *idx);
+/* Writer only: commit, and when the index is in several shards (a large rebuild or first
+ * import, written in parallel), merge them into one: searching one shard is faster. */
+enum kb_err search_index_merge(struct search_index *idx) KB_MUST_CHECK;
 /* Writer only: remove every document (for a rebuild), and lay the index out for about
  * `expected` documents (a large one is split into shards written in parallel); commit
  * afterwards. */

@@ -26,9 +26,11 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -58,11 +60,12 @@ static const size_t LEAD_WORDS = 120;
  * 3: shards. */
 static const char *const LAYOUT = "3";
 
-/* Shards for an index of `expected` documents. Every shard costs each search its own
- * posting-list reads and merging (measured at 50,000 articles: search 15-30% slower with two),
- * so small indexes keep one; large ones get two, because the import (building documents)
- * is then the wait and the machines kb is sized for have two cores; with the import's own
- * thread parsing and storing, a third shard would only take turns. */
+/* Shards for an index of `expected` documents. A large rebuild or first import is written
+ * in two, in parallel (the machines kb is sized for have two cores; with the import's own
+ * thread parsing and storing, a third shard would only take turns), then merged into one
+ * (search_index_merge): every shard costs each search its own posting-list reads, 15-30%
+ * more time at 50,000 articles with two. Below SHARD_MIN_DOCS the merge would cost more
+ * than the parallel writing saves. */
 static const size_t SHARD_MIN_DOCS = 10000;
 
 static size_t shards_for(size_t expected)
@@ -98,6 +101,7 @@ struct job {
 struct search_shard {
     std::string dir;
     Xapian::WritableDatabase wdb;
+    bool by_docid = false; /* one of several shards: docid = article id (index.hh) */
     /* Spelling data gathered since the last commit: word -> occurrences in documents.
      * Adding it per document costs a table update each time; once per commit is enough. */
     std::unordered_map<std::string, Xapian::termcount> spelling;
@@ -235,9 +239,13 @@ static void put_doc(search_shard *s, doc_copy &d)
     doc.add_value(SEARCH_VALUE_TEXT, body.substr(0, keep));
     doc.set_data(data);
 
-    /* The shard's docid is the article id: a match spy sees a document by its docid in its
-     * own shard, and that is how facet counting finds its category (query.cc). */
-    s->wdb.replace_document((Xapian::docid)d.id, doc);
+    /* In a sharded index the docid is the article id: a match spy sees a document by its
+     * docid in its own shard, and that is how facet counting finds its category (query.cc).
+     * A single shard (merged, see search_index_merge) has docids of its own: by id term. */
+    if (s->by_docid)
+        s->wdb.replace_document((Xapian::docid)d.id, doc);
+    else
+        s->wdb.replace_document(idterm, doc);
     std::sort(spelling.begin(), spelling.end());
     spelling.erase(std::unique(spelling.begin(), spelling.end()), spelling.end());
     for (const auto &w : spelling)
@@ -396,8 +404,10 @@ static void open_shards(search_index *idx, int action, size_t fresh_count)
         w->shards[0]->wdb.set_metadata("shards", std::to_string(n));
     idx->db = all;
     idx->nshards = n;
-    for (auto &s : w->shards)
+    for (auto &s : w->shards) {
+        s->by_docid = n > 1;
         s->thread = std::thread(shard_run, s.get());
+    }
 }
 
 void search_writer_open(search_index *idx)
@@ -424,9 +434,15 @@ void search_writer_free(search_index *idx) noexcept
 
 /* ---- the C API ---------------------------------------------------------------------- */
 
+/* A writer with its shards open (a failed merge may leave none). */
+static bool usable(const search_index *idx)
+{
+    return idx->writable && idx->writer && !idx->writer->shards.empty();
+}
+
 extern "C" enum kb_err search_index_put(struct search_index *idx, const struct search_doc *d)
 {
-    if (!idx->writable || !idx->writer)
+    if (!usable(idx))
         return KB_EINVAL;
     try {
         auto c = std::make_unique<doc_copy>();
@@ -462,7 +478,7 @@ extern "C" enum kb_err search_index_put(struct search_index *idx, const struct s
 
 extern "C" enum kb_err search_index_delete(struct search_index *idx, int64_t id)
 {
-    if (!idx->writable || !idx->writer)
+    if (!usable(idx))
         return KB_EINVAL;
     try {
         search_writer *w = idx->writer;
@@ -475,7 +491,7 @@ extern "C" enum kb_err search_index_delete(struct search_index *idx, int64_t id)
 
 extern "C" enum kb_err search_index_flush(struct search_index *idx)
 {
-    if (!idx->writable || !idx->writer)
+    if (!usable(idx))
         return KB_EINVAL;
     search_writer *w = idx->writer;
     try {
@@ -505,7 +521,7 @@ extern "C" enum kb_err search_index_commit(struct search_index *idx)
 
 extern "C" enum kb_err search_index_set_ahead(struct search_index *idx, bool ahead)
 {
-    if (!idx->writable || !idx->writer)
+    if (!usable(idx))
         return KB_EINVAL;
     try {
         idx->writer->meta["ahead"] = ahead ? "1" : "";
@@ -517,7 +533,7 @@ extern "C" enum kb_err search_index_set_ahead(struct search_index *idx, bool ahe
 
 extern "C" bool search_index_ahead(struct search_index *idx)
 {
-    if (!idx->writable || !idx->writer)
+    if (!usable(idx))
         return false;
     try {
         (void)search_writer_wait(idx);
@@ -528,9 +544,84 @@ extern "C" bool search_index_ahead(struct search_index *idx)
     }
 }
 
+/* Replace the glass database in dir by the one in from, the version file last: a reader
+ * opening meanwhile fails and retries (kb serve: the next second), one already open keeps
+ * reading the old files. Old tables the new database lacks are removed: they would not
+ * match its version file. */
+static void swap_in(const std::filesystem::path &from, const std::filesystem::path &dir)
+{
+    namespace fs = std::filesystem;
+    std::set<std::string> fresh;
+    for (const auto &e : fs::directory_iterator(from))
+        fresh.insert(e.path().filename().string());
+    for (const auto &name : fresh)
+        if (name != "iamglass" && name != "flintlock")
+            fs::rename(from / name, dir / name);
+    std::vector<fs::path> stale;
+    for (const auto &e : fs::directory_iterator(dir))
+        if (e.is_regular_file() && e.path().extension() == ".glass" &&
+            !fresh.count(e.path().filename().string()))
+            stale.push_back(e.path());
+    for (const auto &p : stale)
+        fs::remove(p);
+    fs::rename(from / "iamglass", dir / "iamglass");
+}
+
+extern "C" enum kb_err search_index_merge(struct search_index *idx)
+{
+    namespace fs = std::filesystem;
+    if (!usable(idx))
+        return KB_EINVAL;
+    if (idx->nshards < 2)
+        return KB_OK;
+    enum kb_err err = search_index_commit(idx);
+    if (err)
+        return err;
+    size_t n = idx->nshards;
+    fs::path dir(idx->dir), tmp = dir / "merging";
+    try {
+        /* Xapian's compaction merges the shards' sorted tables into new ones without
+         * building anything again: about a second for 50,000 articles. Docids are
+         * renumbered, which a single shard allows (it replaces by id term). */
+        Xapian::Database all;
+        for (size_t k = 0; k < n; k++)
+            all.add_database(Xapian::Database(search_shard_dir(idx->dir, k)));
+        fs::remove_all(tmp);
+        all.compact(tmp.string());
+        all.close();
+        {
+            Xapian::WritableDatabase merged(tmp.string(), Xapian::DB_OPEN);
+            merged.set_metadata("shards", "1");
+            merged.commit();
+            merged.close();
+        }
+        close_shards(idx->writer);
+        idx->db = Xapian::Database();
+        swap_in(tmp, dir);
+        fs::remove_all(tmp);
+        for (size_t k = 1; k < n; k++)
+            fs::remove_all(search_shard_dir(idx->dir, k));
+        open_shards(idx, Xapian::DB_CREATE_OR_OPEN, 1);
+        return KB_OK;
+    } catch (...) {
+        err = search_fail("merge");
+        std::error_code ec;
+        fs::remove_all(tmp, ec);
+        /* Keep a usable writer on whatever is on disk (the shards, or the merged index). */
+        if (idx->writer->shards.empty()) {
+            try {
+                open_shards(idx, Xapian::DB_CREATE_OR_OPEN, 1);
+            } catch (...) {
+                (void)search_fail("merge: reopen");
+            }
+        }
+        return err;
+    }
+}
+
 extern "C" bool search_index_outdated(struct search_index *idx)
 {
-    if (!idx->writable || !idx->writer)
+    if (!usable(idx))
         return false;
     try {
         (void)search_writer_wait(idx);
@@ -544,7 +635,7 @@ extern "C" bool search_index_outdated(struct search_index *idx)
 
 extern "C" enum kb_err search_index_clear(struct search_index *idx, size_t expected)
 {
-    if (!idx->writable || !idx->writer)
+    if (!usable(idx))
         return KB_EINVAL;
     try {
         /* Overwrite: documents, spelling data, synonyms and metadata go together. Pending
@@ -579,7 +670,7 @@ static std::string synonym_words(const std::string &phrase)
 extern "C" enum kb_err search_synonyms_load(struct search_index *idx, const char *lang,
                                             const char *path)
 {
-    if (!idx->writable || !idx->writer)
+    if (!usable(idx))
         return KB_EINVAL;
     enum kb_err err = search_writer_wait(idx);
     if (err)

@@ -437,6 +437,79 @@ static void reader_memory_follows_changes(void **state)
     assert_int_equal(rm_rf(d2), 0);
 }
 
+/* The slugs and scores of a query's results, as one string. */
+static char *ranking_of(struct search_index *rd, const char *text, enum search_scope scope)
+{
+    struct search_query q = {.text = text, .lang = "fr", .scope = scope};
+    struct search_result *r = NULL;
+    assert_int_equal(search_run(rd, &q, &r), KB_OK);
+    char *out = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&out, &n);
+    assert_non_null(f);
+    fprintf(f, "%zu:", r->total);
+    for (size_t i = 0; i < r->nhits; i++)
+        fprintf(f, " %s=%.9g", r->hits[i].slug, r->hits[i].score);
+    for (size_t i = 0; i < r->nfacets; i++)
+        fprintf(f, " [%s %zu]", r->facets[i].value, (size_t)r->facets[i].count);
+    fclose(f);
+    search_result_free(r);
+    return out;
+}
+
+/* Shards written in parallel are merged into one: same results, and the merged index takes
+ * updates and deletions by article id like any other. */
+static void merged_shards_answer_the_same(void **state)
+{
+    (void)state;
+    char own[128];
+    snprintf(own, sizeof own, "/tmp/kb-test-search-merge-XXXXXX");
+    assert_non_null(mkdtemp(own));
+    struct search_index *w = open_writer(own), *rd = NULL;
+    put_all(w);
+    assert_int_equal(search_index_commit(w), KB_OK);
+    assert_int_equal(search_index_open(own, false, &rd), KB_OK);
+    const char *queries[] = {"véhicule", "garantie pièces", "révision atelier", "essai"};
+    char *before[4];
+    for (size_t i = 0; i < 4; i++)
+        before[i] = ranking_of(rd, queries[i], SEARCH_SCOPE_INTERNAL);
+
+    assert_int_equal(search_index_merge(w), KB_OK);
+    char shard[200];
+    snprintf(shard, sizeof shard, "%s/shard1", own);
+    assert_int_equal(access(shard, F_OK), -1);
+    assert_int_equal(search_index_reopen(rd), KB_OK);
+    assert_int_equal(search_index_count(rd), 8);
+    for (size_t i = 0; i < 4; i++) {
+        char *after = ranking_of(rd, queries[i], SEARCH_SCOPE_INTERNAL);
+        assert_string_equal(before[i], after);
+        free(before[i]);
+        free(after);
+    }
+
+    struct search_doc sd = {.id = 2, .slug = "garantie-constructeur",
+                            .title = "Garantie constructeur de sept ans", .lang = "fr",
+                            .category = "Garantie", .audience = "public",
+                            .status = "published", .body = "Sept ans, pièces et main-d'œuvre."};
+    assert_int_equal(search_index_put(w, &sd), KB_OK);
+    assert_int_equal(search_index_delete(w, 8), KB_OK);
+    assert_int_equal(search_index_commit(w), KB_OK);
+    search_index_free(w);
+    assert_int_equal(search_index_reopen(rd), KB_OK);
+    assert_int_equal(search_index_count(rd), 7);
+    struct search_query q = {.text = "garantie sept ans", .lang = "fr"};
+    struct search_result *r = NULL;
+    assert_int_equal(search_run(rd, &q, &r), KB_OK);
+    assert_int_equal(r->nhits, 1);
+    assert_string_equal(r->hits[0].title, "Garantie constructeur de sept ans");
+    search_result_free(r);
+    char *essai = ranking_of(rd, "essai", SEARCH_SCOPE_PUBLIC);
+    assert_null(strstr(essai, " essai="));
+    free(essai);
+    search_index_free(rd);
+    assert_int_equal(rm_rf(own), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -446,6 +519,7 @@ int main(void)
         cmocka_unit_test(other_languages_stem),   cmocka_unit_test(hostile_queries),
         cmocka_unit_test(writer_changes_are_seen), cmocka_unit_test(suggest_and_related),
         cmocka_unit_test(clear_and_uncommitted), cmocka_unit_test(reader_memory_follows_changes),
+        cmocka_unit_test(merged_shards_answer_the_same),
     };
     layout_docs = 0;
     int failed = cmocka_run_group_tests_name("one shard", tests, setup, teardown);
