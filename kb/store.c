@@ -1,9 +1,9 @@
 /* kb/store.c: the SQLite store (see store.h).
  *
- * Schema (version 1, PRAGMA user_version; migrations run in order inside one transaction):
+ * Schema (version 2, PRAGMA user_version; migrations run in order inside one transaction):
  *
  *   articles(id, slug UNIQUE, lang, title, category, category_slug, tags JSON, questions JSON,
- *            audience, status, translation_of, body_md, html, text, extra JSON,
+ *            audience, status, translation_of, html, text, extra JSON,
  *            source_path, content_hash, revision, seen_run, views, helpful_yes, helpful_no,
  *            created_at, updated_at)
  *   revisions(article_id, revision, content_hash, source, created_at)  -- every version kept
@@ -94,6 +94,9 @@ static const char *const migrations[] = {
     " lang TEXT PRIMARY KEY,"
     " body TEXT NOT NULL,"
     " updated_at INTEGER NOT NULL);",
+    /* 2: the Markdown source is the current revision's (revisions.source holds the whole
+     * file); a copy per article was a quarter of what an import wrote. */
+    "ALTER TABLE articles DROP COLUMN body_md;",
 };
 
 enum stmt_id {
@@ -135,13 +138,13 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_FIND_SLUG] = "SELECT id, source_path, content_hash, status, revision FROM articles "
                     "WHERE slug = ?1",
     [S_INSERT] = "INSERT INTO articles(slug, lang, title, category, category_slug, tags, "
-                 "questions, audience, status, translation_of, body_md, html, text, extra, "
+                 "questions, audience, status, translation_of, html, text, extra, "
                  "source_path, content_hash, revision, seen_run, created_at, updated_at) "
-                 "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,1,?17,?18,?18)",
+                 "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,1,?16,?17,?17)",
     [S_UPDATE] = "UPDATE articles SET lang=?2, title=?3, category=?4, category_slug=?5, "
                  "tags=?6, questions=?7, audience=?8, status=?9, translation_of=?10, "
-                 "body_md=?11, html=?12, text=?13, extra=?14, source_path=?15, "
-                 "content_hash=?16, seen_run=?17, updated_at=?18, revision=revision+1 "
+                 "html=?11, text=?12, extra=?13, source_path=?14, "
+                 "content_hash=?15, seen_run=?16, updated_at=?17, revision=revision+1 "
                  "WHERE slug=?1 RETURNING id, revision",
     [S_SEEN] = "UPDATE articles SET seen_run = ?2 WHERE id = ?1",
     [S_REVISION] = "INSERT OR REPLACE INTO revisions(article_id, revision, content_hash, "
@@ -408,15 +411,14 @@ enum kb_err kb_store_put_article(struct kb_store *st, const struct kb_article *a
     sqlite3_bind_text(s, 8, a->audience, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 9, a->status, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 10, a->translation_of ? a->translation_of : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 11, a->body_md, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 12, a->html, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 13, a->text, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 14, a->extra ? a->extra : "{}", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 11, a->html, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 12, a->text, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 13, a->extra ? a->extra : "{}", -1, SQLITE_STATIC);
     if (source_path)
-        sqlite3_bind_text(s, 15, source_path, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 16, hash, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 17, run);
-    sqlite3_bind_int64(s, 18, now);
+        sqlite3_bind_text(s, 14, source_path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 15, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 16, run);
+    sqlite3_bind_int64(s, 17, now);
     rc = sqlite3_step(s);
     int64_t revision = 1;
     if (exists && rc == SQLITE_ROW) {
