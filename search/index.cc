@@ -246,6 +246,17 @@ static void open_reader(search_index *idx)
     idx->uuid = first.get_uuid();
 }
 
+enum kb_err search_reader_refresh(search_index *idx)
+{
+    try {
+        open_reader(idx);
+        load_meta(idx);
+        return KB_OK;
+    } catch (...) {
+        return search_fail("reopen");
+    }
+}
+
 extern "C" enum kb_err search_index_open(const char *dir, bool writable,
                                          struct search_index **out)
 {

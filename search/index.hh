@@ -111,6 +111,9 @@ size_t search_shard_count(const std::string &meta);
  * (throws on failure); free them, discarding what was not committed. */
 void search_writer_open(search_index *idx);
 void search_writer_free(search_index *idx) noexcept;
+/* Open a reader's shards again from scratch and reload what it keeps in memory (after a
+ * rebuild replaced the files under it). */
+enum kb_err search_reader_refresh(search_index *idx);
 /* Wait until the writer has applied every queued change: reading idx->db of a writer goes
  * through here first (the shard threads write to it). Returns a shard's error, if any. */
 enum kb_err search_writer_wait(search_index *idx);

@@ -479,7 +479,7 @@ static search_result *new_result(void)
     return r;
 }
 
-extern "C" enum kb_err search_run(struct search_index *idx, const struct search_query *q,
+static enum kb_err search_run_once(struct search_index *idx, const struct search_query *q,
                                   struct search_result **out)
 {
     if (idx->writer)
@@ -545,7 +545,7 @@ extern "C" enum kb_err search_run(struct search_index *idx, const struct search_
     }
 }
 
-extern "C" enum kb_err search_suggest(struct search_index *idx, const char *prefix,
+static enum kb_err search_suggest_once(struct search_index *idx, const char *prefix,
                                       const char *lang, enum search_scope scope, size_t limit,
                                       struct search_result **out)
 {
@@ -611,7 +611,7 @@ struct body_stems : public Xapian::ExpandDecider {
 };
 } // namespace
 
-extern "C" enum kb_err search_related(struct search_index *idx, int64_t id,
+static enum kb_err search_related_once(struct search_index *idx, int64_t id,
                                       enum search_scope scope, size_t limit,
                                       struct search_result **out)
 {
@@ -651,4 +651,35 @@ extern "C" enum kb_err search_related(struct search_index *idx, int64_t id,
         search_result_free(r);
         return search_fail("related");
     }
+}
+
+/* A reader whose files a rebuild replaced under it fails with a Xapian::DatabaseError ("EOF
+ * reading block"): open it again and try once more, so that a search during a rebuild
+ * answers instead of failing. */
+template <class Run> static enum kb_err retried(search_index *idx, Run run)
+{
+    enum kb_err err = run();
+    if (err == KB_EINDEX && !idx->writable && search_reader_refresh(idx) == KB_OK)
+        err = run();
+    return err;
+}
+
+extern "C" enum kb_err search_run(struct search_index *idx, const struct search_query *q,
+                                  struct search_result **out)
+{
+    return retried(idx, [&] { return search_run_once(idx, q, out); });
+}
+
+extern "C" enum kb_err search_suggest(struct search_index *idx, const char *prefix,
+                                      const char *lang, enum search_scope scope, size_t limit,
+                                      struct search_result **out)
+{
+    return retried(idx, [&] { return search_suggest_once(idx, prefix, lang, scope, limit, out); });
+}
+
+extern "C" enum kb_err search_related(struct search_index *idx, int64_t id,
+                                      enum search_scope scope, size_t limit,
+                                      struct search_result **out)
+{
+    return retried(idx, [&] { return search_related_once(idx, id, scope, limit, out); });
 }
