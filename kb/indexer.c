@@ -13,6 +13,8 @@
  * an import that failed after a batch) rebuilds it from the store. */
 #include "kb/indexer.h"
 
+#define _XOPEN_SOURCE 700
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,22 +192,50 @@ out:
     return err;
 }
 
+static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)type;
+    (void)ftw;
+    return remove(path);
+}
+
+/* Open the index for writing. The index is derived data: one that Xapian cannot open (a
+ * crash in the middle of a merge of shards, a damaged disk block) is removed, created empty
+ * and *wiped set, for the caller to rebuild it from the store. A lock held by another
+ * writer is only reported. */
+static enum kb_err open_writer(const char *dir, struct search_index **idx, bool *wiped)
+{
+    *wiped = false;
+    enum kb_err err = search_index_open(dir, true, idx);
+    if (err != KB_EINDEX)
+        return err;
+    kb_log(KB_LOG_WARN, "search index %s cannot be opened: removing it, to rebuild it from "
+                        "the database", dir);
+    if (nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        return KB_EIO;
+    *wiped = true;
+    return search_index_open(dir, true, idx);
+}
+
 enum kb_err kb_indexer_run(struct kb_store *st, const char *index_dir, bool synonyms,
                            size_t *applied)
 {
     struct search_index *idx = NULL;
     size_t total = 0;
+    bool wiped = false;
     if (applied)
         *applied = 0;
-    enum kb_err err = search_index_open(index_dir, true, &idx);
+    enum kb_err err = open_writer(index_dir, &idx, &wiped);
     if (err)
         return err;
     bool ahead = search_index_ahead(idx);
-    if (ahead || search_index_outdated(idx)) {
-        /* Written by an older kb, or by an import that did not finish: rebuild it from the
-         * database, synonyms included. */
+    if (wiped || ahead || search_index_outdated(idx)) {
+        /* Unreadable, written by an older kb, or by an import that did not finish: rebuild
+         * it from the database, synonyms included. */
         kb_log(KB_LOG_INFO, "search index %s: rebuilding it from the database",
-               ahead ? "may hold articles of an unfinished import" : "layout changed");
+               wiped ? "was removed" : ahead ? "may hold articles of an unfinished import"
+                                             : "layout changed");
         err = search_index_clear(idx, store_articles(st));
         if (!err)
             err = requeue_all(st);
@@ -399,7 +429,8 @@ void kb_indexer_abort(struct kb_indexer *ix, struct kb_store *st)
 enum kb_err kb_indexer_rebuild(struct kb_store *st, const char *index_dir, size_t *count)
 {
     struct search_index *idx = NULL;
-    enum kb_err err = search_index_open(index_dir, true, &idx);
+    bool wiped = false;
+    enum kb_err err = open_writer(index_dir, &idx, &wiped);
     if (err)
         return err;
     err = search_index_clear(idx, store_articles(st));

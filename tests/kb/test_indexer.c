@@ -289,6 +289,29 @@ static void crash_after_a_batch_is_repaired(void **state)
     assert_false(marked(fx));
 }
 
+/* What a crash in the middle of merging shards can leave: tables that do not match the
+ * version file. The next writer removes the index and rebuilds it from the store. */
+static void unreadable_index_is_rebuilt(void **state)
+{
+    struct fixture *fx = *state;
+    first_import(fx);
+    char path[400];
+    snprintf(path, sizeof path, "%s/postlist.glass", fx->index);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("not a Xapian table", f);
+    fclose(f);
+    struct search_index *r = NULL;
+    assert_int_not_equal(search_index_open(fx->index, false, &r), KB_OK);
+    size_t applied = 0;
+    assert_int_equal(kb_indexer_run(fx->st, fx->index, false, &applied), KB_OK);
+    assert_int_equal(applied, 3);
+    assert_int_equal(indexed(fx), 3);
+    char *top = ranking(fx, "prolonger garantie");
+    assert_non_null(strstr(top, "extension="));
+    free(top);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +319,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(failed_import_leaves_the_index_as_the_store, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(crash_after_a_batch_is_repaired, setup, teardown),
+        cmocka_unit_test_setup_teardown(unreadable_index_is_rebuilt, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
