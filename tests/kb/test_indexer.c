@@ -249,9 +249,10 @@ static enum kb_err plan(void *ud, size_t files)
     return kb_indexer_planned(((struct failing *)ud)->live, files);
 }
 
-static void failed_import_leaves_the_index_as_the_store(void **state)
+/* After a first import of 3 articles, an import of MANY more that fails 50 short of the end,
+ * past its first committed batch. Returns its live indexer, still to abort. */
+static struct kb_indexer *import_failing_late(struct fixture *fx)
 {
-    struct fixture *fx = *state;
     first_import(fx);
     write_many(fx);
     struct failing fl = {NULL, MANY - 50};
@@ -260,7 +261,14 @@ static void failed_import_leaves_the_index_as_the_store(void **state)
     struct kb_import_report rep;
     assert_int_equal(kb_import_dir(fx->st, fx->content, "fr", fx->devnull, &rep, &hook),
                      KB_EIO);
-    kb_indexer_abort(fl.live, fx->st); /* the store rolled back: so does the index */
+    return fl.live;
+}
+
+static void failed_import_leaves_the_index_as_the_store(void **state)
+{
+    struct fixture *fx = *state;
+    struct kb_indexer *live = import_failing_late(fx);
+    kb_indexer_abort(live, fx->st); /* the store rolled back: so does the index */
     assert_int_equal(indexed(fx), 3);
     assert_false(marked(fx));
 }
@@ -268,17 +276,10 @@ static void failed_import_leaves_the_index_as_the_store(void **state)
 static void crash_after_a_batch_is_repaired(void **state)
 {
     struct fixture *fx = *state;
-    first_import(fx);
-    write_many(fx);
-    struct failing fl = {NULL, MANY - 50};
-    assert_int_equal(kb_indexer_begin(fx->index, &fl.live), KB_OK);
-    struct kb_import_hook hook = {plan, fail_late, &fl};
-    struct kb_import_report rep;
-    assert_int_equal(kb_import_dir(fx->st, fx->content, "fr", fx->devnull, &rep, &hook),
-                     KB_EIO);
+    struct kb_indexer *live = import_failing_late(fx);
     /* What a crash leaves: the first batch committed to the index, the store rolled back,
      * the mark still on. */
-    kb_indexer_abort(fl.live, NULL);
+    kb_indexer_abort(live, NULL);
     assert_true(indexed(fx) >= 2000 + 3);
     assert_true(marked(fx));
     /* The next writer (kb serve's start-up repair, kb import, kb index) rebuilds. */
