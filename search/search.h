@@ -54,7 +54,8 @@ enum kb_err search_index_delete(struct search_index *idx, int64_t id) KB_MUST_CH
 enum kb_err search_index_commit(struct search_index *idx) KB_MUST_CHECK;
 /* Writer only: start that commit without waiting (an import goes on parsing meanwhile);
  * its errors come back from a later call, at the latest search_index_commit. Once asked
- * for, it is carried out even if the handle is freed before it finished. */
+ * for, it is carried out even if the handle is freed before it finished. Spelling data
+ * waits for the next search_index_commit. */
 enum kb_err search_index_flush(struct search_index *idx) KB_MUST_CHECK;
 /* Writer only: mark the index as possibly ahead of the database (it holds documents of a
  * store transaction that may still roll back), or clear the mark; the next commit writes

@@ -210,6 +210,13 @@ static void live_import_matches_a_rebuild(void **state)
     assert_true(res->nhits >= 1);
     assert_string_equal(res->hits[0].slug, "fiche-1337");
     search_result_free(res);
+    /* Spelling data of every batch reached the index (it waits for the last commit). */
+    struct search_query typo = {.text = "entretein", .lang = "fr",
+                                .scope = SEARCH_SCOPE_PUBLIC, .limit = 3};
+    assert_int_equal(search_run(r, &typo, &res), KB_OK);
+    assert_non_null(res->did_you_mean);
+    assert_string_equal(res->did_you_mean, "entretien");
+    search_result_free(res);
     search_index_free(r);
 
     /* The documents the live indexer built are the ones a rebuild builds from the rows:
