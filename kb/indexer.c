@@ -136,28 +136,25 @@ static enum kb_err requeue_all(struct kb_store *st)
 
 /* Apply the queue to idx: rows of articles in skip (ids, ascending: already indexed with
  * their stored content) are only consumed. Commits, deletes the applied rows; *total counts
- * the rows applied. */
+ * the rows applied. Each full batch is committed on its way, so that memory stays bounded:
+ * normally with its queue rows deleted after it, so that a crash replays only the rest; in
+ * bulk (a rebuild, under the "ahead" mark: a crash starts it again) without waiting, the
+ * rows all deleted at the end, and the spelling data written once (search_index_flush). */
 static enum kb_err replay(struct kb_store *st, struct search_index *idx, const int64_t *skip,
-                          size_t nskip, size_t *total)
+                          size_t nskip, bool bulk, size_t *total)
 {
     struct kb_queue_item *items = NULL;
     int64_t upto = 0;
     enum kb_err err = KB_OK;
     *total = 0;
-    /* Read the queue in batches past the last applied id; rows are deleted only after the
-     * Xapian commit below. */
     for (;;) {
         size_t n = 0;
         free(items);
         items = NULL;
-        err = kb_store_queue_fetch(st, INDEXER_BATCH, &items, &n);
+        err = kb_store_queue_fetch(st, upto, INDEXER_BATCH, &items, &n);
         if (err)
             goto out;
-        size_t fresh = 0;
         for (size_t i = 0; i < n && !err; i++) {
-            if (items[i].qid <= upto)
-                continue;
-            fresh++;
             upto = items[i].qid;
             if (nskip && bsearch(&items[i].article_id, skip, nskip, sizeof *skip, cmp_id))
                 continue;
@@ -170,20 +167,20 @@ static enum kb_err replay(struct kb_store *st, struct search_index *idx, const i
             kb_article_row_free(r);
             (*total)++;
         }
-        if (err)
-            goto out;
-        if (fresh == 0)
+        if (err || n < INDEXER_BATCH)
             break;
-        /* A full batch: commit it to Xapian, then drop its queue rows, so that memory stays
-         * bounded on large imports and the next fetch moves on. */
-        if (n < INDEXER_BATCH)
-            break;
-        err = search_index_commit(idx);
-        if (!err)
-            err = kb_store_queue_done(st, upto);
+        if (bulk) {
+            err = search_index_flush(idx);
+        } else {
+            err = search_index_commit(idx);
+            if (!err)
+                err = kb_store_queue_done(st, upto);
+        }
         if (err)
             goto out;
     }
+    if (err)
+        goto out;
     err = search_index_commit(idx);
     if (!err && upto)
         err = kb_store_queue_done(st, upto);
@@ -223,7 +220,7 @@ enum kb_err kb_indexer_run(struct kb_store *st, const char *index_dir, bool syno
 {
     struct search_index *idx = NULL;
     size_t total = 0;
-    bool wiped = false;
+    bool wiped = false, rebuild = false;
     if (applied)
         *applied = 0;
     enum kb_err err = open_writer(index_dir, &idx, &wiped);
@@ -237,11 +234,16 @@ enum kb_err kb_indexer_run(struct kb_store *st, const char *index_dir, bool syno
                wiped ? "was removed" : ahead ? "may hold articles of an unfinished import"
                                              : "layout changed");
         err = search_index_clear(idx, store_articles(st));
+        if (!err) /* the mark again, on disk before any document: a crash starts over */
+            err = search_index_set_ahead(idx, true);
+        if (!err)
+            err = search_index_commit(idx);
         if (!err)
             err = requeue_all(st);
         if (err)
             goto out;
         synonyms = true;
+        rebuild = true;
     } else if (!synonyms && kb_store_queue_length(st) == 0) {
         search_index_free(idx); /* nothing to do: no new revision either */
         return KB_OK;
@@ -251,9 +253,14 @@ enum kb_err kb_indexer_run(struct kb_store *st, const char *index_dir, bool syno
         if (err)
             goto out;
     }
-    err = replay(st, idx, NULL, 0, &total);
+    err = replay(st, idx, NULL, 0, rebuild, &total);
     if (!err)
         err = search_index_merge(idx); /* a rebuild written in shards: one to search */
+    if (!err && rebuild) {
+        err = search_index_set_ahead(idx, false);
+        if (!err)
+            err = search_index_commit(idx);
+    }
     if (!err && applied)
         *applied = total;
 out:
@@ -398,7 +405,7 @@ enum kb_err kb_indexer_finish(struct kb_indexer *ix, struct kb_store *st, bool s
     if (synonyms || ix->cleared)
         err = kb_store_synonyms_each(st, load_synonyms, ix->idx);
     if (!err)
-        err = replay(st, ix->idx, ix->ids, ix->nids, &total); /* commits everything */
+        err = replay(st, ix->idx, ix->ids, ix->nids, false, &total); /* commits all */
     if (!err)
         err = search_index_merge(ix->idx);
     if (!err)
@@ -428,18 +435,16 @@ void kb_indexer_abort(struct kb_indexer *ix, struct kb_store *st)
 
 enum kb_err kb_indexer_rebuild(struct kb_store *st, const char *index_dir, size_t *count)
 {
+    /* Mark the index for a rebuild, which the run then does (clear, requeue, bulk replay). */
     struct search_index *idx = NULL;
     bool wiped = false;
     enum kb_err err = open_writer(index_dir, &idx, &wiped);
     if (err)
         return err;
-    err = search_index_clear(idx, store_articles(st));
+    err = search_index_set_ahead(idx, true);
     if (!err)
         err = search_index_commit(idx);
     search_index_free(idx);
-    if (err)
-        return err;
-    err = requeue_all(st);
     if (!err)
         err = kb_indexer_run(st, index_dir, true, count);
     return err;

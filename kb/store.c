@@ -162,7 +162,7 @@ static const char *const stmt_sql[S_COUNT] = {
                        "VALUES (?1, ?2, ?3, ?4)",
     [S_FEEDBACK_YES] = "UPDATE articles SET helpful_yes = helpful_yes + 1 WHERE id = ?1",
     [S_FEEDBACK_NO] = "UPDATE articles SET helpful_no = helpful_no + 1 WHERE id = ?1",
-    [S_QUEUE_FETCH] = "SELECT id, article_id FROM index_queue ORDER BY id LIMIT ?1",
+    [S_QUEUE_FETCH] = "SELECT id, article_id FROM index_queue WHERE id > ?2 ORDER BY id LIMIT ?1",
     [S_QUEUE_DONE] = "DELETE FROM index_queue WHERE id <= ?1",
     [S_QUEUE_ALL] = "INSERT INTO index_queue(article_id, queued_at) "
                     "SELECT id, ?1 FROM articles ORDER BY id",
@@ -783,8 +783,8 @@ out:
 
 /* ---- index queue --------------------------------------------------------------------- */
 
-enum kb_err kb_store_queue_fetch(struct kb_store *st, size_t max, struct kb_queue_item **items,
-                                 size_t *n)
+enum kb_err kb_store_queue_fetch(struct kb_store *st, int64_t after, size_t max,
+                                 struct kb_queue_item **items, size_t *n)
 {
     *items = NULL;
     *n = 0;
@@ -792,6 +792,7 @@ enum kb_err kb_store_queue_fetch(struct kb_store *st, size_t max, struct kb_queu
     if (!s)
         return KB_EDB;
     sqlite3_bind_int64(s, 1, (int64_t)max);
+    sqlite3_bind_int64(s, 2, after);
     struct kb_queue_item *v = calloc(max ? max : 1, sizeof *v);
     if (!v)
         return KB_ENOMEM;

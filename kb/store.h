@@ -95,8 +95,8 @@ enum kb_err kb_store_feedback(struct kb_store *st, int64_t id, bool helpful, con
 struct kb_queue_item {
     int64_t qid, article_id;
 };
-enum kb_err kb_store_queue_fetch(struct kb_store *st, size_t max, struct kb_queue_item **items,
-                                 size_t *n) KB_MUST_CHECK;
+enum kb_err kb_store_queue_fetch(struct kb_store *st, int64_t after, size_t max,
+                                 struct kb_queue_item **items, size_t *n) KB_MUST_CHECK;
 /* Delete queue rows with qid <= upto (after the index committed them). */
 enum kb_err kb_store_queue_done(struct kb_store *st, int64_t upto) KB_MUST_CHECK;
 /* Queue every article (for kb index --rebuild). */

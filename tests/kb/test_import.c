@@ -167,7 +167,7 @@ static void reimport_revisions_and_archive(void **state)
     assert_int_equal(kb_import_dir(fx->st, content, "fr", devnull, &rep, NULL), KB_OK);
     struct kb_queue_item *items = NULL;
     size_t n = 0;
-    assert_int_equal(kb_store_queue_fetch(fx->st, 100, &items, &n), KB_OK);
+    assert_int_equal(kb_store_queue_fetch(fx->st, 0, 100, &items, &n), KB_OK);
     assert_int_equal(kb_store_queue_done(fx->st, items[n - 1].qid), KB_OK);
     free(items);
 
