@@ -68,21 +68,48 @@ static void entries_free(struct entry *e, size_t n)
     free(e);
 }
 
-static void write_batch(struct entry *e, size_t n)
+/* Write e[0..n) in one transaction. KB_EBUSY: the database stayed locked (a large kb import
+ * holds it for its whole run), the caller keeps the entries for the next round; any other
+ * failure drops them (counted). */
+static enum kb_err write_batch(struct entry *e, size_t n)
 {
     struct kb_search_log_entry *v = calloc(n, sizeof *v);
     if (!v) {
         atomic_fetch_add(&dropped, n);
-        return;
+        return KB_ENOMEM;
     }
     for (size_t i = 0; i < n; i++)
         v[i] = (struct kb_search_log_entry){e[i].id, e[i].at, e[i].query, e[i].lang, e[i].slug,
                                             e[i].results};
-    if (kb_store_log_searches(lg.st, v, n) != KB_OK) {
+    enum kb_err err = kb_store_log_searches(lg.st, v, n);
+    if (err && err != KB_EBUSY) {
         kb_log(KB_LOG_WARN, "search log: %zu entries lost", n);
         atomic_fetch_add(&dropped, n);
     }
     free(v);
+    return err;
+}
+
+/* Entries a locked database refused, written first next round (writer thread only). At
+ * most LOG_MAX_QUEUE are held: past that the oldest batch is dropped, counted. */
+static struct entry *held;
+static size_t nheld;
+
+/* batch (n entries) after what is held, as one array; NULL when out of memory. */
+static struct entry *after_held(struct entry *batch, size_t *n)
+{
+    if (!nheld)
+        return batch;
+    struct entry *all = realloc(held, (nheld + *n) * sizeof *all);
+    if (!all)
+        return NULL;
+    if (*n)
+        memcpy(all + nheld, batch, *n * sizeof *all);
+    free(batch);
+    *n += nheld;
+    held = NULL;
+    nheld = 0;
+    return all;
 }
 
 static void *writer(void *arg)
@@ -107,9 +134,25 @@ static void *writer(void *arg)
         lg.n = 0;
         int stop = lg.stopping;
         pthread_mutex_unlock(&lg.mu);
-        if (n)
-            write_batch(batch, n);
-        entries_free(batch, n);
+        struct entry *all = after_held(batch, &n);
+        if (!all) { /* out of memory: the held entries go */
+            atomic_fetch_add(&dropped, nheld);
+            entries_free(held, nheld);
+            held = NULL;
+            nheld = 0;
+            all = batch;
+        }
+        enum kb_err err = n ? write_batch(all, n) : KB_OK;
+        if (err == KB_EBUSY && !stop && n <= LOG_MAX_QUEUE) {
+            held = all;
+            nheld = n;
+        } else {
+            if (err == KB_EBUSY) {
+                kb_log(KB_LOG_WARN, "search log: %zu entries lost (database locked)", n);
+                atomic_fetch_add(&dropped, n);
+            }
+            entries_free(all, n);
+        }
         if (stop)
             return NULL;
         pthread_mutex_lock(&lg.mu);

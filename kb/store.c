@@ -188,10 +188,18 @@ const char *kb_store_errmsg(struct kb_store *st)
     return st && st->db ? sqlite3_errmsg(st->db) : "no database";
 }
 
+/* KB_EBUSY when another connection held the database past the busy timeout (a caller may
+ * try again later), else KB_EDB. */
+static enum kb_err db_err(struct kb_store *st)
+{
+    int rc = sqlite3_errcode(st->db) & 0xff;
+    return rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? KB_EBUSY : KB_EDB;
+}
+
 static enum kb_err db_fail(struct kb_store *st, const char *what)
 {
     kb_log(KB_LOG_ERROR, "sqlite: %s: %s", what, sqlite3_errmsg(st->db));
-    return KB_EDB;
+    return db_err(st);
 }
 
 /* The cached statement, reset and unbound, ready for binding. */
@@ -216,7 +224,7 @@ static enum kb_err exec_sql(struct kb_store *st, const char *sql)
     if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
         kb_log(KB_LOG_ERROR, "sqlite: %s", msg ? msg : sqlite3_errmsg(st->db));
         sqlite3_free(msg);
-        return KB_EDB;
+        return db_err(st);
     }
     return KB_OK;
 }
