@@ -2,8 +2,6 @@
  * counts, revisions, archiving of deleted files, malformed files reported without stopping
  * the rest, and what each audience can read afterwards. */
 #define _XOPEN_SOURCE 700
-#include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "tests/testfs.h"
+
 #include "kb/import.h"
 #include "kb/store.h"
 
@@ -24,36 +24,6 @@ struct fixture {
     char db[300];
     struct kb_store *st;
 };
-
-/* mkdir -p of the folders of path (its last component is a file). */
-static void make_parents(char *path)
-{
-    for (char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
-        *p = 0;
-        int rc = mkdir(path, 0755);
-        *p = '/';
-        assert_true(rc == 0 || errno == EEXIST);
-    }
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
-static void write_file(const char *dir, const char *rel, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, rel);
-    make_parents(path);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
 
 static int setup(void **state)
 {
@@ -64,20 +34,20 @@ static int setup(void **state)
     snprintf(fx->db, sizeof fx->db, "%s/kb.db", fx->dir);
     char content[300];
     snprintf(content, sizeof content, "%s/content", fx->dir);
-    write_file(content, "articles/fr/apres-vente/rendez-vous.md",
+    testfs_write(content, "articles/fr/apres-vente/rendez-vous.md",
                "---\ntitle: Prendre rendez-vous pour la révision\ncategory: Après-vente\n"
                "translation_of: booking\n---\nAppelez l'atelier.\n");
-    write_file(content, "articles/en/after-sales/booking.md",
+    testfs_write(content, "articles/en/after-sales/booking.md",
                "---\ntitle: Book a service\ncategory: After-sales\n"
                "translation_of: rendez-vous\n---\nCall the workshop.\n");
-    write_file(content, "articles/fr/interne/remise.md",
+    testfs_write(content, "articles/fr/interne/remise.md",
                "---\ntitle: Remise maximale autorisée\ncategory: Procédures internes\n"
                "audience: internal\n---\nJusqu'à 8 %.\n");
-    write_file(content, "articles/fr/apres-vente/brouillon.md",
+    testfs_write(content, "articles/fr/apres-vente/brouillon.md",
                "---\ntitle: Nouveau modèle\nstatus: draft\n---\nSecret.\n");
-    write_file(content, "articles/fr/apres-vente/casse.md",
+    testfs_write(content, "articles/fr/apres-vente/casse.md",
                "---\ntitle: \"Guillemet non fermé\nlang: fr\n---\nx\n");
-    write_file(content, "synonyms/fr.txt", "véhicule, voiture\n");
+    testfs_write(content, "synonyms/fr.txt", "véhicule, voiture\n");
     if (kb_store_open(fx->db, false, &fx->st))
         return -1;
     *state = fx;
@@ -88,7 +58,7 @@ static int teardown(void **state)
 {
     struct fixture *fx = *state;
     kb_store_free(fx->st);
-    int rc = nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = testfs_rm_rf(fx->dir);
     free(fx);
     return rc;
 }
@@ -178,7 +148,7 @@ static void reimport_revisions_and_archive(void **state)
     assert_int_equal(kb_store_queue_length(fx->st), 0);
 
     /* A changed file makes a new revision. */
-    write_file(content, "articles/fr/apres-vente/rendez-vous.md",
+    testfs_write(content, "articles/fr/apres-vente/rendez-vous.md",
                "---\ntitle: Prendre rendez-vous à l'atelier\ncategory: Après-vente\n---\n"
                "Appelez l'atelier ou réservez en ligne.\n");
     assert_int_equal(kb_import_dir(fx->st, content, "fr", devnull, &rep, NULL), KB_OK);
@@ -202,7 +172,7 @@ static void reimport_revisions_and_archive(void **state)
     kb_article_row_free(a);
 
     /* Another file claiming a used slug is refused, the original stays. */
-    write_file(content, "articles/fr/autre/rendez-vous.md", "---\ntitle: Doublon\n---\nx\n");
+    testfs_write(content, "articles/fr/autre/rendez-vous.md", "---\ntitle: Doublon\n---\nx\n");
     assert_int_equal(kb_import_dir(fx->st, content, "fr", devnull, &rep, NULL), KB_OK);
     assert_int_equal(rep.failed, 2);
     assert_int_equal(kb_store_get_slug(fx->st, "rendez-vous", KB_SCOPE_PUBLIC, &a), KB_OK);

@@ -2,8 +2,6 @@
  * batches committed before the store's transaction: what a reader of the index sees after a
  * finished import, an import that failed after a batch, and a crash after a batch. */
 #define _XOPEN_SOURCE 700
-#include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +12,8 @@
 #include <sys/stat.h>
 
 #include <cmocka.h>
+
+#include "tests/testfs.h"
 
 #include "kb/import.h"
 #include "kb/indexer.h"
@@ -30,35 +30,6 @@ struct fixture {
     FILE *devnull;
 };
 
-static void make_parents(char *path)
-{
-    for (char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
-        *p = 0;
-        int rc = mkdir(path, 0755);
-        *p = '/';
-        assert_true(rc == 0 || errno == EEXIST);
-    }
-}
-
-static void write_file(const char *dir, const char *rel, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, rel);
-    make_parents(path);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
 /* The articles of a second, large import: each names its number and a model. */
 static void write_many(struct fixture *fx)
 {
@@ -70,7 +41,7 @@ static void write_many(struct fixture *fx)
                  "---\ntitle: Fiche entretien %d de la %s\ncategory: Flotte\n---\n"
                  "Intervalle de révision de la %s numéro %d : tous les %d km.\n",
                  i, models[i % 4], models[i % 4], i, 10000 + 5000 * (i % 3));
-        write_file(fx->content, rel, text);
+        testfs_write(fx->content, rel, text);
     }
 }
 
@@ -83,13 +54,13 @@ static int setup(void **state)
     snprintf(fx->db, sizeof fx->db, "%s/kb.db", fx->dir);
     snprintf(fx->index, sizeof fx->index, "%s/kb.db.index", fx->dir);
     snprintf(fx->content, sizeof fx->content, "%s/content", fx->dir);
-    write_file(fx->content, "articles/fr/apres-vente/rendez-vous.md",
+    testfs_write(fx->content, "articles/fr/apres-vente/rendez-vous.md",
                "---\ntitle: Prendre rendez-vous pour la révision\ncategory: Après-vente\n---\n"
                "Appelez l'atelier ou réservez en ligne.\n");
-    write_file(fx->content, "articles/fr/garantie/extension.md",
+    testfs_write(fx->content, "articles/fr/garantie/extension.md",
                "---\ntitle: Prolonger la garantie\ncategory: Garantie\n---\n"
                "La garantie constructeur se prolonge jusqu'à 7 ans.\n");
-    write_file(fx->content, "articles/en/recalls/vehicle-recall.md",
+    testfs_write(fx->content, "articles/en/recalls/vehicle-recall.md",
                "---\ntitle: Vehicle recalls\ncategory: Recalls\n---\nCheck your VIN.\n");
     fx->devnull = fopen("/dev/null", "w");
     if (!fx->devnull || kb_store_open(fx->db, false, &fx->st))
@@ -103,7 +74,7 @@ static int teardown(void **state)
     struct fixture *fx = *state;
     kb_store_free(fx->st);
     fclose(fx->devnull);
-    int rc = nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = testfs_rm_rf(fx->dir);
     free(fx);
     return rc;
 }

@@ -2,7 +2,6 @@
  * back, in which order, with which excerpt, for French, English and other languages, and
  * that hostile input never fails. */
 #define _XOPEN_SOURCE 700
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +12,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "tests/testfs.h"
 
 #include "search/search.h"
 
@@ -102,24 +103,10 @@ static int setup(void **state)
     return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
-/* Remove a test directory and what it holds (deepest first). */
-static int rm_rf(const char *path)
-{
-    return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static int teardown(void **state)
 {
     (void)state;
-    return rm_rf(dir);
+    return testfs_rm_rf(dir);
 }
 
 static struct search_result *run(const char *text, const char *lang, enum search_scope scope,
@@ -356,7 +343,7 @@ static void clear_and_uncommitted(void **state)
     assert_int_equal(search_index_count(rd), 0);
     search_index_free(rd);
 
-    assert_int_equal(rm_rf(own), 0);
+    assert_int_equal(testfs_rm_rf(own), 0);
 }
 
 /* A reader keeps display data, synonyms and which filters are no-ops in memory: after a
@@ -434,7 +421,7 @@ static void reader_memory_follows_changes(void **state)
     assert_true(has(r, "essai-public"));
     search_result_free(r);
     search_index_free(rd);
-    assert_int_equal(rm_rf(d2), 0);
+    assert_int_equal(testfs_rm_rf(d2), 0);
 }
 
 /* The slugs and scores of a query's results, as one string. */
@@ -507,7 +494,7 @@ static void merged_shards_answer_the_same(void **state)
     assert_null(strstr(essai, " essai="));
     free(essai);
     search_index_free(rd);
-    assert_int_equal(rm_rf(own), 0);
+    assert_int_equal(testfs_rm_rf(own), 0);
 }
 
 int main(void)
