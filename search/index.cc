@@ -221,7 +221,7 @@ const search_cached_doc &search_doc_display(search_index *idx, Xapian::docid did
     }
     try {
         Xapian::Document d = doc ? *doc : idx->db.get_document(did);
-        c->d = search_docdata_parse(d.get_data());
+        c->d = search_docdata_parse(d.get_value(SEARCH_VALUE_DATA));
         c->text = d.get_value(SEARCH_VALUE_TEXT);
         c->words = search_snippet_words(c->text);
     } catch (...) {

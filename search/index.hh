@@ -8,14 +8,15 @@
  *   ZS<stem>          stems of the title
  *   ZXQ<stem>         stems of the alternative questions
  *   ZK<stem>          stems of the tags
- *   ZXD<stem>         stems of the lead: the first words of the body (LEAD_WORDS, index.cc)
+ *   ZXD<stem>         stems of the lead: the first words of the body (LEAD_WORDS, writer.cc)
  *   Q<id>             the article id (delete_document, search_related)
  *   XL<lang> XA<audience> XS<status> XC<category> XK<tag>   boolean filters
  * Values: 0 category (display form, for facets), 1 popularity, 2 updated time (both
- * sortable_serialise), 3 the first SEARCH_SNIPPET_TEXT bytes of the text, for snippets (in a
- * value rather than the data because Xapian zlib-compresses document data, and inflating it
- * for every hit cost more than the search). Document data: id NUL slug NUL title NUL
- * category NUL lang.
+ * sortable_serialise), 3 the first SEARCH_SNIPPET_TEXT bytes of the text, for snippets,
+ * 4 what a result shows: id NUL slug NUL title NUL category NUL lang. No document data:
+ * glass zlib-compresses it, and inflating it for every hit cost more than the search, while
+ * compressing it cost each document written a reset of zlib's 128 KB window tables (a
+ * twentieth of an import's instructions, for 100 bytes).
  * Metadata "langs": the languages present, comma-separated. Synonym keys: "<lang>:<words>"
  * with words folded and joined by one space.
  *
@@ -46,11 +47,12 @@ enum {
     SEARCH_VALUE_POPULARITY = 1,
     SEARCH_VALUE_UPDATED = 2,
     SEARCH_VALUE_TEXT = 3,
+    SEARCH_VALUE_DATA = 4, /* search_docdata, serialised (search_docdata_parse) */
 };
 
 #define SEARCH_MAX_WORD 64 /* longer "words" (hashes, URLs) are not indexed */
-/* Bytes of an article's text kept in the document data, cut on a UTF-8 boundary: snippets
- * are taken from them. Small on purpose: Xapian inflates the data of every hit shown. */
+/* Bytes of an article's text kept in value 3, cut on a UTF-8 boundary: snippets are taken
+ * from them. Small on purpose: every hit shown reads it. */
 #define SEARCH_SNIPPET_TEXT 2048
 
 /* The fields of a document's data. */

@@ -10,7 +10,7 @@
  *                         SCALE(W_TAGS, tags), SCALE(W_LEAD, lead) )
  *
  * "body" is all the text of the article (title, questions and tags included, with more wdf);
- * "lead" is the first words of the body (see LEAD_WORDS in index.cc).
+ * "lead" is the first words of the body (see LEAD_WORDS in writer.cc).
  *
  * When the query names no language, it is built once per language present in the index,
  * each part stemmed in its language and filtered to it. The scope filter (audience, status)
@@ -628,7 +628,8 @@ static enum kb_err search_related_once(struct search_index *idx, int64_t id,
             return KB_OK;
         }
         Xapian::docid did = *p;
-        search_docdata d = search_docdata_parse(idx->db.get_document(did).get_data());
+        search_docdata d =
+            search_docdata_parse(idx->db.get_document(did).get_value(SEARCH_VALUE_DATA));
         Xapian::Enquire enq(idx->db);
         Xapian::RSet rset;
         rset.add_document(did);

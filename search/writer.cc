@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdint>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -57,8 +58,8 @@ static const size_t LEAD_WORDS = 120;
 
 /* The version of the layout described in index.hh, stamped at every commit. An index
  * written before the layout changed is rebuilt (search_index_outdated). 2: lead field.
- * 3: shards. */
-static const char *const LAYOUT = "3";
+ * 3: shards. 4: what a result shows in value 4, no document data. */
+static const char *const LAYOUT = "4";
 
 /* Shards for an index of `expected` documents. A large rebuild or first import is written
  * in two, in parallel (the machines kb is sized for have two cores; with the import's own
@@ -137,56 +138,58 @@ size_t search_shard_count(const std::string &meta)
 
 /* ---- building documents ------------------------------------------------------------- */
 
-/* Index the words of text (as written): their stems under prefix, the folded words themselves
- * when all_words (titles, questions and tags only: suggestions complete those, and leaving
- * them out of bodies halves the terms to write), and the words into *spelling when given.
- * Each distinct word is looked up and added once, with its count folded into the wdf: a text
- * repeats its words, and every add_term is an insertion into the document's term map. */
+/* Index the words of one field's text (as written), in one pass over its words:
+ *  - in the all-text field, the stems of every word with wdf `wdf_all` per occurrence, and the
+ *    folded words themselves when all_words (titles, questions and tags only: suggestions
+ *    complete those, and leaving them out of bodies halves the terms to write);
+ *  - under `prefix`, the stems of its first `field_words` words (the lead is the start of the
+ *    body; for titles, questions and tags it is all of them) with wdf 1 per occurrence;
+ *  - the folded words into *spelling when given.
+ * Each distinct word is stemmed (through the memo) and added once per field with its count
+ * folded into the wdf: a text repeats its words, every add_term is an insertion into the
+ * document's term map, and the memo lookup was the largest cost of indexing after Xapian's. */
 static void index_words(Xapian::Document &doc, const std::string &text, const Xapian::Stem &stem,
-                        const std::string &lang, const char *prefix, unsigned wdf,
-                        bool all_words, std::vector<std::string> *spelling)
+                        const std::string &lang, unsigned wdf_all, bool all_words,
+                        const char *prefix, size_t field_words,
+                        std::vector<std::string> *spelling)
 {
+    struct counts {
+        unsigned all = 0, field = 0;
+    };
     thread_local std::vector<search_span> spans(256);
-    thread_local std::unordered_map<std::string_view, unsigned> counts;
+    thread_local std::unordered_map<std::string_view, counts> seen;
     size_t n = search_words(text.data(), text.size(), spans.data(), spans.size());
     if (n > spans.size()) {
         spans.resize(n);
         n = search_words(text.data(), text.size(), spans.data(), spans.size());
     }
-    counts.clear();
+    seen.clear();
     for (size_t i = 0; i < n; i++)
-        if (spans[i].len <= SEARCH_MAX_WORD)
-            counts[std::string_view(text.data() + spans[i].off, spans[i].len)]++;
+        if (spans[i].len <= SEARCH_MAX_WORD) {
+            counts &c = seen[std::string_view(text.data() + spans[i].off, spans[i].len)];
+            c.all++;
+            if (i < field_words)
+                c.field++;
+        }
     std::string term, word;
-    for (const auto &wc : counts) {
+    for (const auto &wc : seen) {
         word.assign(wc.first);
         const search_word_stems &ws = search_stems_memo(stem, lang, word);
         const std::string &folded = ws.folded;
         if (all_words)
-            doc.add_term(folded, wdf * wc.second);
+            doc.add_term(folded, wdf_all * wc.second.all);
         if (spelling && folded.size() >= 3 && !(folded[0] >= '0' && folded[0] <= '9'))
             spelling->push_back(folded);
         for (size_t j = 0; j < ws.k; j++) {
             term = "Z";
-            term += prefix;
             term += ws.st[j];
-            doc.add_term(term, wdf * wc.second);
+            doc.add_term(term, wdf_all * wc.second.all);
+            if (wc.second.field > 0) {
+                term.insert(1, prefix);
+                doc.add_term(term, wc.second.field);
+            }
         }
     }
-}
-
-/* Bytes of body that hold its first LEAD_WORDS words (the whole body when shorter). Only the
- * start is scanned: a word rarely takes more than 24 bytes with what separates it. */
-static size_t lead_bytes(const std::string &body)
-{
-    size_t scan = kb_text_utf8_prefix(body.data(), std::min(body.size(), LEAD_WORDS * 24));
-    search_span spans[LEAD_WORDS];
-    size_t n = search_words(body.data(), scan, spans, LEAD_WORDS);
-    if (n >= LEAD_WORDS)
-        return spans[LEAD_WORDS - 1].off + spans[LEAD_WORDS - 1].len;
-    if (scan == body.size())
-        return scan;
-    return n > 0 ? spans[n - 1].off : 0; /* the last word may have been cut: leave it out */
 }
 
 /* Build d's document and put it in the shard (on the shard's thread). */
@@ -197,22 +200,18 @@ static void put_doc(search_shard *s, doc_copy &d)
     Xapian::Document doc;
     /* Words for the spelling table: a word counts once per document. */
     std::vector<std::string> spelling;
-    index_words(doc, d.title, stem, lang, "S", 1, false, nullptr);
-    index_words(doc, d.title, stem, lang, "", WDF_TITLE, true, &spelling);
-    for (const auto &q : d.questions) {
-        index_words(doc, q, stem, lang, "XQ", 1, false, nullptr);
-        index_words(doc, q, stem, lang, "", WDF_QUESTIONS, true, &spelling);
-    }
+    const size_t ALL = SIZE_MAX;
+    index_words(doc, d.title, stem, lang, WDF_TITLE, true, "S", ALL, &spelling);
+    for (const auto &q : d.questions)
+        index_words(doc, q, stem, lang, WDF_QUESTIONS, true, "XQ", ALL, &spelling);
     for (const auto &t : d.tags) {
-        index_words(doc, t, stem, lang, "K", 1, false, nullptr);
-        index_words(doc, t, stem, lang, "", WDF_TAGS, true, &spelling);
+        index_words(doc, t, stem, lang, WDF_TAGS, true, "K", ALL, &spelling);
         doc.add_boolean_term("XK" + search_fold(t));
     }
     std::string &body = d.body;
     if (body.size() > 256 * 1024) /* the article limit is 1 MiB of Markdown */
         body.resize(kb_text_utf8_prefix(body.data(), 256 * 1024));
-    index_words(doc, body, stem, lang, "", WDF_BODY, false, &spelling);
-    index_words(doc, body.substr(0, lead_bytes(body)), stem, lang, "XD", 1, false, nullptr);
+    index_words(doc, body, stem, lang, WDF_BODY, false, "XD", LEAD_WORDS, &spelling);
 
     doc.add_boolean_term("XL" + lang);
     doc.add_boolean_term("XA" + d.audience);
@@ -239,7 +238,7 @@ static void put_doc(search_shard *s, doc_copy &d)
     size_t keep = kb_text_utf8_prefix(body.data(),
                                       std::min<size_t>(body.size(), SEARCH_SNIPPET_TEXT));
     doc.add_value(SEARCH_VALUE_TEXT, body.substr(0, keep));
-    doc.set_data(data);
+    doc.add_value(SEARCH_VALUE_DATA, data);
 
     /* In a sharded index the docid is the article id: a match spy sees a document by its
      * docid in its own shard, and that is how facet counting finds its category (query.cc).
