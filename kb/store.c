@@ -282,7 +282,7 @@ enum kb_err kb_store_open(const char *path, bool readonly, struct kb_store **out
     sqlite3_extended_result_codes(st->db, 1);
     if (!readonly) {
         err = exec_sql(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-                           "PRAGMA foreign_keys = ON;");
+                           "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;");
         if (!err)
             err = migrate(st);
     }
