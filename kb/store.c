@@ -315,6 +315,11 @@ enum kb_err kb_store_commit(struct kb_store *st)
     return exec_sql(st, "COMMIT");
 }
 
+enum kb_err kb_store_durable(struct kb_store *st)
+{
+    return exec_sql(st, "PRAGMA synchronous = FULL");
+}
+
 void kb_store_rollback(struct kb_store *st)
 {
     if (!sqlite3_get_autocommit(st->db))

@@ -23,6 +23,13 @@ const char *kb_store_errmsg(struct kb_store *st);
 enum kb_err kb_store_begin(struct kb_store *st) KB_MUST_CHECK;    /* BEGIN IMMEDIATE */
 enum kb_err kb_store_commit(struct kb_store *st) KB_MUST_CHECK;
 void kb_store_rollback(struct kb_store *st);
+/* Make every later commit of this connection durable before it returns (synchronous=FULL).
+ * By default (NORMAL, WAL) a commit reaches the disk at the next checkpoint: a power cut
+ * can take back the last commits, consistently. A writer whose changes go on to the search
+ * index needs FULL: Xapian syncs its commits, and an index holding articles the database
+ * lost would never be repaired (their queue rows are lost with them). Not for serving:
+ * a page view's counter would wait for the disk. */
+enum kb_err kb_store_durable(struct kb_store *st) KB_MUST_CHECK;
 
 /* What kb_store_put_article did, to which row, at what time (its updated_at). */
 enum kb_put_result { KB_PUT_UNCHANGED, KB_PUT_CREATED, KB_PUT_UPDATED };
