@@ -58,8 +58,9 @@ static const size_t LEAD_WORDS = 120;
 
 /* The version of the layout described in index.hh, stamped at every commit. An index
  * written before the layout changed is rebuilt (search_index_outdated). 2: lead field.
- * 3: shards. 4: what a result shows in value 4, no document data. */
-static const char *const LAYOUT = "4";
+ * 3: shards. 4: what a result shows in value 4, no document data. 5: synonyms without their
+ * stop words. */
+static const char *const LAYOUT = "5";
 
 /* Shards for an index of `expected` documents. A large rebuild or first import is written
  * in two, in parallel (the machines kb is sized for have two cores; with the import's own
@@ -665,14 +666,22 @@ extern "C" enum kb_err search_index_clear(struct search_index *idx, size_t expec
     }
 }
 
-/* The synonym key of a phrase: folded words joined by single spaces. */
-static std::string synonym_words(const std::string &phrase)
+/* The synonym key of a phrase: its folded words joined by single spaces, without its stop
+ * words, as a query sees them (query.cc, analyse: "certificat d'immatriculation" is looked up
+ * as "certificat immatriculation"; a key that kept the "d" was never found). A phrase of
+ * stop words only keeps them all, as a query does. */
+static std::string synonym_words(const std::string &phrase, const char *lang)
 {
     std::string f = search_fold(phrase);
     search_span spans[16];
-    size_t n = search_words(f.data(), f.size(), spans, 16);
+    size_t n = std::min<size_t>(search_words(f.data(), f.size(), spans, 16), 16);
+    bool all_stop = true;
+    for (size_t i = 0; i < n && all_stop; i++)
+        all_stop = search_is_stopword(lang, f.data() + spans[i].off, spans[i].len);
     std::string out;
-    for (size_t i = 0; i < n && i < 16; i++) {
+    for (size_t i = 0; i < n; i++) {
+        if (!all_stop && search_is_stopword(lang, f.data() + spans[i].off, spans[i].len))
+            continue;
         if (!out.empty())
             out += ' ';
         out.append(f, spans[i].off, spans[i].len);
@@ -717,7 +726,7 @@ extern "C" enum kb_err search_synonyms_load(struct search_index *idx, const char
                 size_t end = l.find(',', pos);
                 if (end == std::string::npos)
                     end = l.size();
-                std::string w = synonym_words(l.substr(pos, end - pos));
+                std::string w = synonym_words(l.substr(pos, end - pos), lang);
                 if (!w.empty())
                     group.push_back(w);
                 pos = end + 1;
