@@ -7,6 +7,7 @@ corpus and questions, in one run.
   xapian       plain Xapian: French stemmer, default BM25, QueryParser with OR
 
 usage: tests/bench/relevance/run.py [--kb build/kb/kb] [--corpus DIR] [--tsv FILE] [--failures]
+                                   [--synonyms FILE]
 Runs with Debian's python3 (/usr/bin/python3) and python3-xapian (apt-get install python3-xapian).
 """
 import argparse
@@ -14,6 +15,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -82,8 +84,16 @@ def xapian_system(docs):
     return search
 
 
-def kb_system(kb, corpus, tmp):
+def kb_system(kb, corpus, tmp, synonyms=None):
     db = os.path.join(tmp, 'kb.db')
+    if synonyms:
+        # kb reads synonyms from <imported folder>/synonyms/<lang>.txt: import a copy of the
+        # corpus with the file beside it.
+        copy = os.path.join(tmp, 'corpus')
+        shutil.copytree(corpus, copy)
+        os.makedirs(os.path.join(copy, 'synonyms'), exist_ok=True)
+        shutil.copy(synonyms, os.path.join(copy, 'synonyms', 'fr.txt'))
+        corpus = copy
     subprocess.run([kb, '--db', db, 'import', corpus], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -115,6 +125,8 @@ def main():
     ap.add_argument('--corpus', default=os.path.join(ROOT, '..', 'shared', 'data', 'service-public-fr'))
     ap.add_argument('--tsv', default=os.path.join(HERE, 'questions.tsv'))
     ap.add_argument('--failures', action='store_true', help="list kb's misses of the top 3")
+    ap.add_argument('--synonyms', help='a synonyms file for kb (content/synonyms/fr.txt format); '
+                    'the baselines have none')
     args = ap.parse_args()
     with open(args.tsv, encoding='utf-8') as f:
         questions = [(r[0], r[1]) for r in csv.reader(f, delimiter='\t')][1:]
@@ -128,7 +140,8 @@ def main():
         print('python3-xapian missing: apt-get install python3-xapian', file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
         if args.kb:
-            systems.append(('kb', kb_system(os.path.abspath(args.kb), args.corpus, tmp)))
+            systems.append(('kb', kb_system(os.path.abspath(args.kb), args.corpus, tmp,
+                                            args.synonyms)))
         results = {}
         print(f'{"system":8} {"hit@1":>7} {"hit@3":>7} {"MRR@10":>7}')
         for name, search in systems:
