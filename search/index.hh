@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -156,7 +157,7 @@ struct search_word_stems {
     size_t k = 0;
 };
 const search_word_stems &search_stems_memo(const Xapian::Stem &stem, const std::string &lang,
-                                           const std::string &word);
+                                           std::string_view word);
 
 /* Log and map a Xapian or other C++ exception (call inside catch). */
 enum kb_err search_fail(const char *what);

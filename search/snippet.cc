@@ -125,7 +125,7 @@ void word_ids(snippet_cache &c, word_table &t, const Xapian::Stem &stem, const c
             return;
         }
     }
-    const search_word_stems &m = search_stems_memo(stem, t.lang, std::string(w, len));
+    const search_word_stems &m = search_stems_memo(stem, t.lang, std::string_view(w, len));
     *id0 = intern(c, m.st[0]);
     *id1 = m.k == 2 ? intern(c, m.st[1]) : NO_STEM;
     if ((t.used + 1) * 10 > t.slots.size() * 7) {
@@ -258,7 +258,7 @@ std::string search_snippet(const std::string &text, const std::vector<search_wor
                 word_ids(c, t, stem, w, len, cand[j].hash, &id0, &id1);
                 hit[i] = c.mark[id0] == c.gen || (id1 != NO_STEM && c.mark[id1] == c.gen);
             } else {
-                const search_word_stems &m = search_stems_memo(stem, lang, std::string(w, len));
+                const search_word_stems &m = search_stems_memo(stem, lang, std::string_view(w, len));
                 hit[i] = stems.count(m.st[0]) || (m.k == 2 && stems.count(m.st[1]));
             }
         }

@@ -172,10 +172,9 @@ static void index_words(Xapian::Document &doc, const std::string &text, const Xa
             if (i < field_words)
                 c.field++;
         }
-    std::string term, word;
+    std::string term;
     for (const auto &wc : seen) {
-        word.assign(wc.first);
-        const search_word_stems &ws = search_stems_memo(stem, lang, word);
+        const search_word_stems &ws = search_stems_memo(stem, lang, wc.first);
         const std::string &folded = ws.folded;
         if (all_words)
             doc.add_term(folded, wdf_all * wc.second.all);
