@@ -293,7 +293,7 @@ static int cmd_search(struct kb_ctx *ctx, int argc, char **argv)
     int rc = 1;
     enum kb_err err = dir ? search_index_open(dir, false, &idx) : KB_ENOMEM;
     if (err) {
-        fprintf(stderr, "kb: cannot open the search index of %s: %s (run kb import first)\n",
+        fprintf(stderr, "kb: cannot open the search index of %s: %s (kb import or kb index builds it)\n",
                 ctx->db, kb_strerror(err));
         goto out;
     }
@@ -340,7 +340,7 @@ static int cmd_bot(struct kb_ctx *ctx, int argc, char **argv)
     if (access(ctx->db, R_OK) == 0) {
         enum kb_err err = kb_bothost_open(ctx->db, &host);
         if (err) {
-            fprintf(stderr, "kb: cannot open %s for the bot: %s (run kb import first)\n",
+            fprintf(stderr, "kb: cannot open %s for the bot: %s (kb import or kb index builds it)\n",
                     ctx->db, kb_strerror(err));
             return 1;
         }

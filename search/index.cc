@@ -320,6 +320,13 @@ const search_cached_doc &search_doc_display(search_index *idx, Xapian::docid did
 static void open_reader(search_index *idx)
 {
     Xapian::Database first(idx->dir);
+    /* An index another kb version laid out is read wrongly (empty titles, missing fields):
+     * refused until a writer rebuilds it (kb serve and kb import do at start-up). */
+    std::string layout = first.get_metadata("layout");
+    if (first.get_doccount() > 0 && layout != SEARCH_LAYOUT)
+        throw Xapian::DatabaseVersionError("index layout " + (layout.empty() ? "1" : layout) +
+                                           ", this kb reads " + SEARCH_LAYOUT +
+                                           ": `kb index` rebuilds it");
     size_t n = search_shard_count(first.get_metadata("shards"));
     Xapian::Database all;
     all.add_database(first);

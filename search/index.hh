@@ -51,6 +51,10 @@ enum {
     SEARCH_VALUE_DATA = 4, /* search_docdata, serialised (search_docdata_parse) */
 };
 
+/* The version of this layout, stamped in metadata "layout" at every commit (writer.cc says
+ * what each version changed). Writers rebuild an index of another layout; readers refuse it. */
+extern const char *const SEARCH_LAYOUT;
+
 #define SEARCH_MAX_WORD 64 /* longer "words" (hashes, URLs) are not indexed */
 /* Bytes of an article's text kept in value 3, cut on a UTF-8 boundary: snippets are taken
  * from them. Small on purpose: every hit shown reads it. */

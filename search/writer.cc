@@ -60,7 +60,7 @@ static const size_t LEAD_WORDS = 120;
  * written before the layout changed is rebuilt (search_index_outdated). 2: lead field.
  * 3: shards. 4: what a result shows in value 4, no document data. 5: synonyms without their
  * stop words. */
-static const char *const LAYOUT = "5";
+const char *const SEARCH_LAYOUT = "5";
 
 /* Shards for an index of `expected` documents. A large rebuild or first import is written
  * in two, in parallel (the machines kb is sized for have two cores; with the import's own
@@ -500,7 +500,7 @@ static enum kb_err commit_shards(search_index *idx, bool spelling)
         return KB_EINVAL;
     search_writer *w = idx->writer;
     try {
-        w->meta["layout"] = LAYOUT;
+        w->meta["layout"] = SEARCH_LAYOUT;
         for (size_t k = 0; k < w->shards.size(); k++) {
             job j{job::COMMIT, 0, nullptr, nullptr, spelling};
             if (k == 0)
@@ -639,7 +639,7 @@ extern "C" bool search_index_outdated(struct search_index *idx)
     try {
         (void)search_writer_wait(idx);
         return idx->db.get_doccount() > 0 &&
-               idx->writer->shards[0]->wdb.get_metadata("layout") != LAYOUT;
+               idx->writer->shards[0]->wdb.get_metadata("layout") != SEARCH_LAYOUT;
     } catch (...) {
         (void)search_fail("layout");
         return false;
