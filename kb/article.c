@@ -536,6 +536,12 @@ static enum kb_err validate(struct kb_article *a, const struct kb_article_defaul
     return KB_OK;
 }
 
+int kb_article_body(const char *src, size_t n, size_t *offset)
+{
+    size_t ys, ye;
+    return split_front_matter(src, n, &ys, &ye, offset);
+}
+
 enum kb_err kb_article_parse(const char *src, size_t n, const struct kb_article_defaults *def,
                              struct kb_article **out, struct kb_article_error *err)
 {

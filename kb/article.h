@@ -53,6 +53,10 @@ enum kb_err kb_article_parse(const char *src, size_t n, const struct kb_article_
 /* No-op on NULL. */
 void kb_article_free(struct kb_article *a);
 
+/* The Markdown body of an article file (n bytes of src): its offset, as kb_article_parse
+ * splits it; false when src has no front matter. */
+int kb_article_body(const char *src, size_t n, size_t *offset);
+
 /* Render Markdown safely: *html and *text are malloc'd (caller frees), either may be NULL. */
 enum kb_err kb_markdown_render(const char *md, size_t n, char **html, char **text) KB_MUST_CHECK;
 

@@ -1,9 +1,9 @@
 /* kb/store.c: the SQLite store (see store.h).
  *
- * Schema (version 2, PRAGMA user_version; migrations run in order inside one transaction):
+ * Schema (version 3, PRAGMA user_version; migrations run in order inside one transaction):
  *
  *   articles(id, slug UNIQUE, lang, title, category, category_slug, tags JSON, questions JSON,
- *            audience, status, translation_of, html, text, extra JSON,
+ *            audience, status, translation_of, text, extra JSON,
  *            source_path, content_hash, revision, seen_run, views, helpful_yes, helpful_no,
  *            created_at, updated_at)
  *   revisions(article_id, revision, content_hash, source, created_at)  -- every version kept
@@ -29,6 +29,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "kb/article.h"
 #include "kb/log.h"
 #include "kb/text.h"
 
@@ -97,6 +98,10 @@ static const char *const migrations[] = {
     /* 2: the Markdown source is the current revision's (revisions.source holds the whole
      * file); a copy per article was a quarter of what an import wrote. */
     "ALTER TABLE articles DROP COLUMN body_md;",
+    /* 3: the HTML is rendered from that source when an article is shown (kb_store_get_slug):
+     * stored, it was as large as the Markdown, and an import writes everything twice (the
+     * WAL, then the database): 6% of a 50,000-article import (tests/bench/README.md). */
+    "ALTER TABLE articles DROP COLUMN html;",
 };
 
 enum stmt_id {
@@ -126,9 +131,16 @@ enum stmt_id {
     S_COUNT
 };
 
-#define ROW_COLUMNS                                                                           \
+/* Column 11 is the source whose body row_read renders as html: only for the page of one
+ * article (ROW_COLUMNS_SOURCE); lists and the indexer take NULL (ROW_COLUMNS). */
+#define ROW_COLUMNS_WITH(source)                                                              \
     "id, slug, title, lang, category, category_slug, audience, status, translation_of, tags, " \
-    "questions, html, text, revision, views, helpful_yes, helpful_no, created_at, updated_at"
+    "questions, " source ", text, revision, views, helpful_yes, helpful_no, created_at, "      \
+    "updated_at"
+#define ROW_COLUMNS ROW_COLUMNS_WITH("NULL")
+#define ROW_COLUMNS_SOURCE                                                                    \
+    ROW_COLUMNS_WITH("(SELECT source FROM revisions r WHERE r.article_id = articles.id "       \
+                     "ORDER BY r.revision DESC LIMIT 1)")
 
 /* Visibility by scope: ?1 is the scope (0 public, 1 internal, 2 all). */
 #define SCOPE_SQL                                                                      \
@@ -138,13 +150,13 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_FIND_SLUG] = "SELECT id, source_path, content_hash, status, revision FROM articles "
                     "WHERE slug = ?1",
     [S_INSERT] = "INSERT INTO articles(slug, lang, title, category, category_slug, tags, "
-                 "questions, audience, status, translation_of, html, text, extra, "
+                 "questions, audience, status, translation_of, text, extra, "
                  "source_path, content_hash, revision, seen_run, created_at, updated_at) "
-                 "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,1,?16,?17,?17)",
+                 "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,1,?15,?16,?16)",
     [S_UPDATE] = "UPDATE articles SET lang=?2, title=?3, category=?4, category_slug=?5, "
                  "tags=?6, questions=?7, audience=?8, status=?9, translation_of=?10, "
-                 "html=?11, text=?12, extra=?13, source_path=?14, "
-                 "content_hash=?15, seen_run=?16, updated_at=?17, revision=revision+1 "
+                 "text=?11, extra=?12, source_path=?13, "
+                 "content_hash=?14, seen_run=?15, updated_at=?16, revision=revision+1 "
                  "WHERE slug=?1 RETURNING id, revision",
     [S_SEEN] = "UPDATE articles SET seen_run = ?2 WHERE id = ?1",
     [S_REVISION] = "INSERT OR REPLACE INTO revisions(article_id, revision, content_hash, "
@@ -155,7 +167,7 @@ static const char *const stmt_sql[S_COUNT] = {
                        "AND status <> 'archived'",
     [S_ARCHIVE] = "UPDATE articles SET status = 'archived', updated_at = ?2, "
                   "revision = revision + 1 WHERE id = ?1",
-    [S_GET_SLUG] = "SELECT " ROW_COLUMNS " FROM articles WHERE slug = ?2 AND " SCOPE_SQL,
+    [S_GET_SLUG] = "SELECT " ROW_COLUMNS_SOURCE " FROM articles WHERE slug = ?2 AND " SCOPE_SQL,
     [S_GET_ID] = "SELECT " ROW_COLUMNS " FROM articles WHERE id = ?1",
     [S_VIEW] = "UPDATE articles SET views = views + 1 WHERE id = ?1",
     [S_FEEDBACK_ROW] = "INSERT INTO feedback(article_id, helpful, comment, at) "
@@ -424,14 +436,13 @@ enum kb_err kb_store_put_article(struct kb_store *st, const struct kb_article *a
     sqlite3_bind_text(s, 8, a->audience, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 9, a->status, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 10, a->translation_of ? a->translation_of : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 11, a->html, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 12, a->text, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 13, a->extra ? a->extra : "{}", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 11, a->text, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 12, a->extra ? a->extra : "{}", -1, SQLITE_STATIC);
     if (source_path)
-        sqlite3_bind_text(s, 14, source_path, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 15, hash, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 16, run);
-    sqlite3_bind_int64(s, 17, now);
+        sqlite3_bind_text(s, 13, source_path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 14, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 15, run);
+    sqlite3_bind_int64(s, 16, now);
     rc = sqlite3_step(s);
     int64_t revision = 1;
     if (exists && rc == SQLITE_ROW) {
@@ -562,10 +573,26 @@ static struct kb_article_row *row_read(sqlite3_stmt *s)
                      &r->audience, &r->status, &r->translation_of, &r->tags, &r->questions,
                      &r->html, &r->text};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+        if (i == 10)
+            continue; /* the source, rendered below */
         if (!(*strs[i] = col_dup(s, (int)i + 1))) {
             kb_article_row_free(r);
             return NULL;
         }
+    }
+    /* The html of the article's current source (ROW_COLUMNS_SOURCE), rendered as the import
+     * rendered it; "" where the query took no source. */
+    const char *src = (const char *)sqlite3_column_text(s, 11);
+    size_t n = (size_t)sqlite3_column_bytes(s, 11), body = 0;
+    if (src && kb_article_body(src, n, &body)) {
+        if (kb_markdown_render(src + body, n - body, &r->html, NULL) != KB_OK)
+            r->html = NULL;
+    } else {
+        r->html = strdup("");
+    }
+    if (!r->html) {
+        kb_article_row_free(r);
+        return NULL;
     }
     r->revision = sqlite3_column_int64(s, 13);
     r->views = sqlite3_column_int64(s, 14);
