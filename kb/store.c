@@ -569,16 +569,18 @@ static struct kb_article_row *row_read(sqlite3_stmt *s)
     if (!r)
         return NULL;
     r->id = sqlite3_column_int64(s, 0);
+    /* Columns 1-10, then 12; column 11 is the source, rendered below. */
     char **strs[] = {&r->slug, &r->title, &r->lang, &r->category, &r->category_slug,
-                     &r->audience, &r->status, &r->translation_of, &r->tags, &r->questions,
-                     &r->html, &r->text};
+                     &r->audience, &r->status, &r->translation_of, &r->tags, &r->questions};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
-        if (i == 10)
-            continue; /* the source, rendered below */
         if (!(*strs[i] = col_dup(s, (int)i + 1))) {
             kb_article_row_free(r);
             return NULL;
         }
+    }
+    if (!(r->text = col_dup(s, 12))) {
+        kb_article_row_free(r);
+        return NULL;
     }
     /* The html of the article's current source (ROW_COLUMNS_SOURCE), rendered as the import
      * rendered it; "" where the query took no source. */
