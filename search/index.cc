@@ -97,45 +97,17 @@ size_t search_stems(const Xapian::Stem &stem, const std::string &word, std::stri
 
 namespace {
 
-/* The memo of one language on one thread: an open-addressing table of 32-byte slots (a hash
- * and the word, inline) pointing into the entries. It is read for every distinct word of
- * every document indexed and of every query: a node-based map from a "lang NUL word" string
- * cost a key built per lookup (an allocation for words past 12 bytes) and two or three cache
- * misses, ~8% of a large import's time. Longer words, rare, live in a plain map. */
-const size_t MEMO_KEY = 19;           /* bytes of word kept in a slot */
-const size_t MEMO_ENTRIES = 100000;   /* then everything is forgotten */
-
-struct memo_slot {
-    uint32_t hash;  /* upper half of the 64-bit hash */
-    uint32_t entry; /* index in entries */
-    uint8_t len;    /* 0: empty */
-    char key[MEMO_KEY];
-};
+/* The memo of one language on one thread: words up to SEARCH_SLOT_KEY bytes in a
+ * search_word_slots table of indexes into entries (a node-based map from a "lang NUL word"
+ * string was ~8% of a large import's time); longer words, rare, in a plain map. */
+const size_t MEMO_ENTRIES = 100000; /* then everything is forgotten */
 
 struct lang_memo {
     std::string lang;
-    std::vector<memo_slot> slots = std::vector<memo_slot>(4096);
+    search_word_slots<uint32_t> slots;
     std::vector<search_word_stems> entries;
     std::unordered_map<std::string, search_word_stems> long_words;
 };
-
-/* The first empty slot on the probe path of hash h. */
-size_t free_slot(const lang_memo &m, uint64_t h)
-{
-    size_t mask = m.slots.size() - 1, i = h & mask;
-    while (m.slots[i].len)
-        i = (i + 1) & mask;
-    return i;
-}
-
-void memo_grow(lang_memo &m)
-{
-    std::vector<memo_slot> old(m.slots.size() * 2);
-    old.swap(m.slots);
-    for (const auto &s : old)
-        if (s.len)
-            m.slots[free_slot(m, std::hash<std::string_view>()(std::string_view(s.key, s.len)))] = s;
-}
 
 search_word_stems compute_stems(const Xapian::Stem &stem, std::string_view word)
 {
@@ -159,11 +131,10 @@ const search_word_stems &search_stems_memo(const Xapian::Stem &stem, const std::
     if (!m) {
         memos.emplace_back();
         memos.back().lang = lang;
-        last = nullptr; /* the vector may have moved */
-        m = &memos.back();
+        m = &memos.back(); /* the vector may have moved: last is set again below */
     }
     last = m;
-    if (word.empty() || word.size() > MEMO_KEY) {
+    if (word.empty() || word.size() > SEARCH_SLOT_KEY) {
         std::string w(word);
         auto it = m->long_words.find(w);
         if (it != m->long_words.end())
@@ -172,28 +143,14 @@ const search_word_stems &search_stems_memo(const Xapian::Stem &stem, const std::
             m->long_words.clear();
         return m->long_words.emplace(std::move(w), compute_stems(stem, word)).first->second;
     }
-    uint64_t h = std::hash<std::string_view>()(word);
-    size_t mask = m->slots.size() - 1;
-    size_t i = h & mask;
-    for (; m->slots[i].len; i = (i + 1) & mask) {
-        const memo_slot &s = m->slots[i];
-        if (s.hash == (uint32_t)(h >> 32) && s.len == word.size() &&
-            memcmp(s.key, word.data(), word.size()) == 0)
-            return m->entries[s.entry];
-    }
+    uint64_t h = m->slots.hash(word);
+    if (const uint32_t *e = m->slots.find(word, h))
+        return m->entries[*e];
     if (m->entries.size() >= MEMO_ENTRIES) {
         m->entries.clear();
-        m->slots.assign(4096, memo_slot{});
-        i = free_slot(*m, h);
-    } else if ((m->entries.size() + 1) * 10 > m->slots.size() * 7) {
-        memo_grow(*m);
-        i = free_slot(*m, h);
+        m->slots.clear();
     }
-    memo_slot &s = m->slots[i];
-    s.hash = (uint32_t)(h >> 32);
-    s.entry = (uint32_t)m->entries.size();
-    s.len = (uint8_t)word.size();
-    memcpy(s.key, word.data(), word.size());
+    m->slots.insert(word, h, (uint32_t)m->entries.size());
     m->entries.push_back(compute_stems(stem, word));
     return m->entries.back();
 }

@@ -31,6 +31,8 @@
 #define SEARCH_INDEX_HH
 
 #include <cstdint>
+#include <cstring>
+#include <functional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -162,6 +164,75 @@ struct search_word_stems {
 };
 const search_word_stems &search_stems_memo(const Xapian::Stem &stem, const std::string &lang,
                                            std::string_view word);
+
+/* A per-thread table from short words (as written, at most SEARCH_SLOT_KEY bytes) to a small
+ * value V: open addressing over 32-byte slots holding the word inline, so a lookup is one
+ * hash and, nearly always, one cache line. The stem memo (index.cc) and the snippet's word
+ * ids (snippet.cc) are both read for every word of every text they see; node-based maps cost
+ * a key string and two or three cache misses per lookup. Longer words go elsewhere. */
+#define SEARCH_SLOT_KEY 19
+template <typename V> struct search_word_slots {
+    struct slot {
+        uint32_t hash; /* upper half of the 64-bit hash */
+        V value;
+        uint8_t len; /* 0: empty */
+        char key[SEARCH_SLOT_KEY];
+    };
+    std::vector<slot> slots;
+    size_t used = 0;
+
+    explicit search_word_slots(size_t n = 4096) : slots(n) {} /* n: a power of two */
+
+    static uint64_t hash(std::string_view w) { return std::hash<std::string_view>()(w); }
+    /* Where the lookup of hash h starts (to prefetch it). */
+    const slot *home(uint64_t h) const { return &slots[h & (slots.size() - 1)]; }
+
+    const V *find(std::string_view w, uint64_t h) const
+    {
+        size_t mask = slots.size() - 1;
+        for (size_t i = h & mask; slots[i].len; i = (i + 1) & mask)
+            if (slots[i].hash == (uint32_t)(h >> 32) && slots[i].len == w.size() &&
+                memcmp(slots[i].key, w.data(), w.size()) == 0)
+                return &slots[i].value;
+        return nullptr;
+    }
+    /* True when one more word would need more than max slots. */
+    bool full(size_t max) const
+    {
+        return slots.size() >= max && (used + 1) * 10 > slots.size() * 7;
+    }
+    /* Add w (absent, 1 <= size <= SEARCH_SLOT_KEY), doubling the table past 70% load. */
+    void insert(std::string_view w, uint64_t h, const V &v)
+    {
+        if ((used + 1) * 10 > slots.size() * 7) {
+            std::vector<slot> old(slots.size() * 2);
+            old.swap(slots);
+            for (const auto &s : old)
+                if (s.len)
+                    slots[free_slot(hash(std::string_view(s.key, s.len)))] = s;
+        }
+        slot &s = slots[free_slot(h)];
+        s.hash = (uint32_t)(h >> 32);
+        s.value = v;
+        s.len = (uint8_t)w.size();
+        memcpy(s.key, w.data(), w.size());
+        used++;
+    }
+    void clear(size_t n = 4096)
+    {
+        slots.assign(n, slot{});
+        used = 0;
+    }
+
+  private:
+    size_t free_slot(uint64_t h) const
+    {
+        size_t mask = slots.size() - 1, i = h & mask;
+        while (slots[i].len)
+            i = (i + 1) & mask;
+        return i;
+    }
+};
 
 /* Log and map a Xapian or other C++ exception (call inside catch). */
 enum kb_err search_fail(const char *what);

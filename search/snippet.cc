@@ -37,24 +37,18 @@ static const size_t SNIPPET_WORDS = 32; /* words shown */
 namespace {
 
 const uint32_t NO_STEM = UINT32_MAX;
-/* Words up to this many bytes live in the table (nearly all words); longer ones take the
- * slow path. 19 makes a slot 32 bytes. */
-const size_t SLOT_KEY = 19;
-const size_t TABLE_MIN = 4096;   /* slots, a power of two */
-const size_t TABLE_MAX = 65536;  /* 2 MB per language and thread at most */
+/* Words up to SEARCH_SLOT_KEY bytes live in the table (nearly all words); longer ones take
+ * the slow path. */
+const size_t TABLE_MAX = 65536;  /* slots: 2 MB per language and thread at most */
 const size_t STEMS_MAX = 200000; /* interned stems before everything is forgotten */
 
-struct word_slot {
-    uint32_t hash;     /* upper half of the 64-bit hash */
+struct stem_ids {
     uint32_t id0, id1; /* interned stems; id1 is NO_STEM for a word with one stem */
-    uint8_t len;       /* 0: empty slot */
-    char key[SLOT_KEY];
 };
 
 struct word_table {
     std::string lang;
-    std::vector<word_slot> slots;
-    size_t used = 0;
+    search_word_slots<stem_ids> words;
 };
 
 /* One per thread: Snowball stemmers and search_stems_memo() are per thread anyway. */
@@ -65,11 +59,6 @@ struct snippet_cache {
     uint32_t gen = 0;
     uint64_t starts[65536 / 64] = {};              /* two-byte prefixes of query stems */
 };
-
-uint64_t word_hash(const char *p, size_t n)
-{
-    return std::hash<std::string_view>()(std::string_view(p, n));
-}
 
 uint32_t intern(snippet_cache &c, const std::string &stem)
 {
@@ -89,61 +78,22 @@ word_table &table_for(snippet_cache &c, const std::string &lang)
             return t;
     c.tables.emplace_back();
     c.tables.back().lang = lang;
-    c.tables.back().slots.assign(TABLE_MIN, word_slot{});
     return c.tables.back();
 }
 
-/* Double the table (ids stay valid). */
-void grow(word_table &t)
+/* The stem ids of word w (len <= SEARCH_SLOT_KEY, hash h): from the table, else computed
+ * and remembered (unless the table is full: then just computed). */
+stem_ids word_ids(snippet_cache &c, word_table &t, const Xapian::Stem &stem, const char *w,
+                  size_t len, uint64_t h)
 {
-    std::vector<word_slot> old(t.slots.size() * 2, word_slot{});
-    old.swap(t.slots);
-    size_t mask = t.slots.size() - 1;
-    for (const auto &s : old) {
-        if (!s.len)
-            continue;
-        size_t i = word_hash(s.key, s.len) & mask;
-        while (t.slots[i].len)
-            i = (i + 1) & mask;
-        t.slots[i] = s;
-    }
-}
-
-/* The stem ids of word w (len <= SLOT_KEY, hash h): from the table, else computed and
- * remembered (unless the table is full: then just computed). */
-void word_ids(snippet_cache &c, word_table &t, const Xapian::Stem &stem, const char *w,
-              size_t len, uint64_t h, uint32_t *id0, uint32_t *id1)
-{
-    size_t mask = t.slots.size() - 1;
-    for (size_t i = h & mask;; i = (i + 1) & mask) {
-        const word_slot &s = t.slots[i];
-        if (!s.len)
-            break;
-        if (s.hash == (uint32_t)(h >> 32) && s.len == len && memcmp(s.key, w, len) == 0) {
-            *id0 = s.id0;
-            *id1 = s.id1;
-            return;
-        }
-    }
-    const search_word_stems &m = search_stems_memo(stem, t.lang, std::string_view(w, len));
-    *id0 = intern(c, m.st[0]);
-    *id1 = m.k == 2 ? intern(c, m.st[1]) : NO_STEM;
-    if ((t.used + 1) * 10 > t.slots.size() * 7) {
-        if (t.slots.size() >= TABLE_MAX)
-            return; /* forgotten at the start of the next call */
-        grow(t);
-        mask = t.slots.size() - 1;
-    }
-    size_t i = h & mask;
-    while (t.slots[i].len)
-        i = (i + 1) & mask;
-    word_slot &s = t.slots[i];
-    s.hash = (uint32_t)(h >> 32);
-    s.id0 = *id0;
-    s.id1 = *id1;
-    s.len = (uint8_t)len;
-    memcpy(s.key, w, len);
-    t.used++;
+    std::string_view word(w, len);
+    if (const stem_ids *known = t.words.find(word, h))
+        return *known;
+    const search_word_stems &m = search_stems_memo(stem, t.lang, word);
+    stem_ids ids = {intern(c, m.st[0]), m.k == 2 ? intern(c, m.st[1]) : NO_STEM};
+    if (!t.words.full(TABLE_MAX)) /* else forgotten at the start of the next call */
+        t.words.insert(word, h, ids);
+    return ids;
 }
 
 /* A word to look up: its index and hash. */
@@ -158,7 +108,7 @@ void trim(snippet_cache &c)
 {
     bool full = c.ids.size() >= STEMS_MAX;
     for (const auto &t : c.tables)
-        full = full || (t.slots.size() >= TABLE_MAX && (t.used + 1) * 10 > t.slots.size() * 7);
+        full = full || t.words.full(TABLE_MAX);
     if (!full)
         return;
     c.tables.clear();
@@ -242,23 +192,24 @@ std::string search_snippet(const std::string &text, const std::vector<search_wor
             cand[nc].word = i;
             nc += (len <= SEARCH_MAX_WORD) & ((ascii ^ 1u) | starts);
         }
-        size_t mask = t.slots.size() - 1;
         for (size_t j = 0; j < nc; j++) {
             size_t len = words[cand[j].word].len;
-            if (len > SLOT_KEY)
+            if (len > SEARCH_SLOT_KEY)
                 continue;
-            cand[j].hash = word_hash(text.data() + words[cand[j].word].off, len);
-            __builtin_prefetch(&t.slots[cand[j].hash & mask]);
+            const char *w = text.data() + words[cand[j].word].off;
+            cand[j].hash = t.words.hash(std::string_view(w, len));
+            __builtin_prefetch(t.words.home(cand[j].hash));
         }
         for (size_t j = 0; j < nc; j++) {
             size_t i = cand[j].word, len = words[i].len;
             const char *w = text.data() + words[i].off;
-            if (len <= SLOT_KEY) {
-                uint32_t id0, id1;
-                word_ids(c, t, stem, w, len, cand[j].hash, &id0, &id1);
-                hit[i] = c.mark[id0] == c.gen || (id1 != NO_STEM && c.mark[id1] == c.gen);
+            if (len <= SEARCH_SLOT_KEY) {
+                stem_ids ids = word_ids(c, t, stem, w, len, cand[j].hash);
+                hit[i] = c.mark[ids.id0] == c.gen ||
+                         (ids.id1 != NO_STEM && c.mark[ids.id1] == c.gen);
             } else {
-                const search_word_stems &m = search_stems_memo(stem, lang, std::string_view(w, len));
+                const search_word_stems &m =
+                    search_stems_memo(stem, lang, std::string_view(w, len));
                 hit[i] = stems.count(m.st[0]) || (m.k == 2 && stems.count(m.st[1]));
             }
         }
