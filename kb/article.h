@@ -25,8 +25,7 @@ struct kb_article {
     size_t ntags;
     char **questions;
     size_t nquestions;
-    char *body_md;         /* Markdown source of the body */
-    char *html;            /* safe HTML rendering of the body */
+    char *body_md;         /* Markdown source of the body (kb_markdown_render shows it) */
     char *text;            /* plain text of the body, for indexing and snippets */
     char *extra;           /* JSON object of unknown front-matter keys ("{}" when none) */
     char **warnings;       /* "line N: ..." messages that do not stop the import */

@@ -1,9 +1,9 @@
 /* kb/store.c: the SQLite store (see store.h).
  *
- * Schema (version 3, PRAGMA user_version; migrations run in order inside one transaction):
+ * Schema (version 4, PRAGMA user_version; migrations run in order inside one transaction):
  *
  *   articles(id, slug UNIQUE, lang, title, category, category_slug, tags JSON, questions JSON,
- *            audience, status, translation_of, text, extra JSON,
+ *            audience, status, translation_of, extra JSON,
  *            source_path, content_hash, revision, seen_run, views, helpful_yes, helpful_no,
  *            created_at, updated_at)
  *   revisions(article_id, revision, content_hash, source, created_at)  -- every version kept
@@ -102,6 +102,9 @@ static const char *const migrations[] = {
      * stored, it was as large as the Markdown, and an import writes everything twice (the
      * WAL, then the database): 6% of a 50,000-article import (tests/bench/README.md). */
     "ALTER TABLE articles DROP COLUMN html;",
+    /* 4: the plain text too is the source's, rendered when it is read (row_read): a third of
+     * what a large import wrote, twice. */
+    "ALTER TABLE articles DROP COLUMN text;",
 };
 
 enum stmt_id {
@@ -131,12 +134,11 @@ enum stmt_id {
     S_COUNT
 };
 
-/* Column 11 is the source whose body row_read renders as html: only for the page of one
- * article (ROW_COLUMNS_SOURCE); lists and the indexer take NULL (ROW_COLUMNS). */
+/* Column 11 is the current source, whose body row_read renders as html and text: only for
+ * one article (ROW_COLUMNS_SOURCE); lists take NULL (ROW_COLUMNS). */
 #define ROW_COLUMNS_WITH(source)                                                              \
     "id, slug, title, lang, category, category_slug, audience, status, translation_of, tags, " \
-    "questions, " source ", text, revision, views, helpful_yes, helpful_no, created_at, "      \
-    "updated_at"
+    "questions, " source ", revision, views, helpful_yes, helpful_no, created_at, updated_at"
 #define ROW_COLUMNS ROW_COLUMNS_WITH("NULL")
 #define ROW_COLUMNS_SOURCE                                                                    \
     ROW_COLUMNS_WITH("(SELECT source FROM revisions r WHERE r.article_id = articles.id "       \
@@ -150,13 +152,13 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_FIND_SLUG] = "SELECT id, source_path, content_hash, status, revision FROM articles "
                     "WHERE slug = ?1",
     [S_INSERT] = "INSERT INTO articles(slug, lang, title, category, category_slug, tags, "
-                 "questions, audience, status, translation_of, text, extra, "
+                 "questions, audience, status, translation_of, extra, "
                  "source_path, content_hash, revision, seen_run, created_at, updated_at) "
-                 "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,1,?15,?16,?16)",
+                 "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,1,?14,?15,?15)",
     [S_UPDATE] = "UPDATE articles SET lang=?2, title=?3, category=?4, category_slug=?5, "
                  "tags=?6, questions=?7, audience=?8, status=?9, translation_of=?10, "
-                 "text=?11, extra=?12, source_path=?13, "
-                 "content_hash=?14, seen_run=?15, updated_at=?16, revision=revision+1 "
+                 "extra=?11, source_path=?12, "
+                 "content_hash=?13, seen_run=?14, updated_at=?15, revision=revision+1 "
                  "WHERE slug=?1 RETURNING id, revision",
     [S_SEEN] = "UPDATE articles SET seen_run = ?2 WHERE id = ?1",
     [S_REVISION] = "INSERT OR REPLACE INTO revisions(article_id, revision, content_hash, "
@@ -168,7 +170,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_ARCHIVE] = "UPDATE articles SET status = 'archived', updated_at = ?2, "
                   "revision = revision + 1 WHERE id = ?1",
     [S_GET_SLUG] = "SELECT " ROW_COLUMNS_SOURCE " FROM articles WHERE slug = ?2 AND " SCOPE_SQL,
-    [S_GET_ID] = "SELECT " ROW_COLUMNS " FROM articles WHERE id = ?1",
+    [S_GET_ID] = "SELECT " ROW_COLUMNS_SOURCE " FROM articles WHERE id = ?1",
     [S_VIEW] = "UPDATE articles SET views = views + 1 WHERE id = ?1",
     [S_FEEDBACK_ROW] = "INSERT INTO feedback(article_id, helpful, comment, at) "
                        "VALUES (?1, ?2, ?3, ?4)",
@@ -436,13 +438,12 @@ enum kb_err kb_store_put_article(struct kb_store *st, const struct kb_article *a
     sqlite3_bind_text(s, 8, a->audience, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 9, a->status, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 10, a->translation_of ? a->translation_of : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 11, a->text, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 12, a->extra ? a->extra : "{}", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 11, a->extra ? a->extra : "{}", -1, SQLITE_STATIC);
     if (source_path)
-        sqlite3_bind_text(s, 13, source_path, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 14, hash, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 15, run);
-    sqlite3_bind_int64(s, 16, now);
+        sqlite3_bind_text(s, 12, source_path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 13, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 14, run);
+    sqlite3_bind_int64(s, 15, now);
     rc = sqlite3_step(s);
     int64_t revision = 1;
     if (exists && rc == SQLITE_ROW) {
@@ -562,14 +563,18 @@ static char *col_dup(sqlite3_stmt *s, int i)
     return strdup(t ? t : "");
 }
 
-/* Build a row from the current result (columns in ROW_COLUMNS order). */
-static struct kb_article_row *row_read(sqlite3_stmt *s)
+/* What row_read renders of a row's source. */
+enum { ROW_HTML = 1, ROW_TEXT = 2 };
+
+/* Build a row from the current result (columns in ROW_COLUMNS order), html and text rendered
+ * from the source as `render` asks (ROW_HTML, ROW_TEXT), "" otherwise. */
+static struct kb_article_row *row_read(sqlite3_stmt *s, int render)
 {
     struct kb_article_row *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
     r->id = sqlite3_column_int64(s, 0);
-    /* Columns 1-10, then 12; column 11 is the source, rendered below. */
+    /* Columns 1-10; column 11 is the source, rendered below. */
     char **strs[] = {&r->slug, &r->title, &r->lang, &r->category, &r->category_slug,
                      &r->audience, &r->status, &r->translation_of, &r->tags, &r->questions};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
@@ -578,39 +583,36 @@ static struct kb_article_row *row_read(sqlite3_stmt *s)
             return NULL;
         }
     }
-    if (!(r->text = col_dup(s, 12))) {
-        kb_article_row_free(r);
-        return NULL;
-    }
-    /* The html of the article's current source (ROW_COLUMNS_SOURCE), rendered as the import
-     * rendered it; "" where the query took no source. */
+    /* The html and text of the article's current source (ROW_COLUMNS_SOURCE), rendered as
+     * the import rendered its text; "" where the query took no source. */
     const char *src = (const char *)sqlite3_column_text(s, 11);
     size_t n = (size_t)sqlite3_column_bytes(s, 11), body = 0;
-    if (src && kb_article_body(src, n, &body)) {
-        if (kb_markdown_render(src + body, n - body, &r->html, NULL) != KB_OK)
-            r->html = NULL;
-    } else {
-        r->html = strdup("");
-    }
-    if (!r->html) {
+    if (src && render && kb_article_body(src, n, &body) &&
+        kb_markdown_render(src + body, n - body, (render & ROW_HTML) ? &r->html : NULL,
+                           (render & ROW_TEXT) ? &r->text : NULL) != KB_OK) {
         kb_article_row_free(r);
         return NULL;
     }
-    r->revision = sqlite3_column_int64(s, 13);
-    r->views = sqlite3_column_int64(s, 14);
-    r->helpful_yes = sqlite3_column_int64(s, 15);
-    r->helpful_no = sqlite3_column_int64(s, 16);
-    r->created_at = sqlite3_column_int64(s, 17);
-    r->updated_at = sqlite3_column_int64(s, 18);
+    if ((!r->html && !(r->html = strdup(""))) || (!r->text && !(r->text = strdup("")))) {
+        kb_article_row_free(r);
+        return NULL;
+    }
+    r->revision = sqlite3_column_int64(s, 12);
+    r->views = sqlite3_column_int64(s, 13);
+    r->helpful_yes = sqlite3_column_int64(s, 14);
+    r->helpful_no = sqlite3_column_int64(s, 15);
+    r->created_at = sqlite3_column_int64(s, 16);
+    r->updated_at = sqlite3_column_int64(s, 17);
     return r;
 }
 
-static enum kb_err get_one(struct kb_store *st, sqlite3_stmt *s, struct kb_article_row **out)
+static enum kb_err get_one(struct kb_store *st, sqlite3_stmt *s, int render,
+                           struct kb_article_row **out)
 {
     int rc = sqlite3_step(s);
     enum kb_err err = KB_OK;
     if (rc == SQLITE_ROW) {
-        *out = row_read(s);
+        *out = row_read(s, render);
         if (!*out)
             err = KB_ENOMEM;
     } else {
@@ -629,7 +631,7 @@ enum kb_err kb_store_get_slug(struct kb_store *st, const char *slug, enum kb_sto
         return KB_EDB;
     sqlite3_bind_int(s, 1, (int)scope);
     sqlite3_bind_text(s, 2, slug, -1, SQLITE_STATIC);
-    return get_one(st, s, out);
+    return get_one(st, s, ROW_HTML | ROW_TEXT, out);
 }
 
 enum kb_err kb_store_get_id(struct kb_store *st, int64_t id, struct kb_article_row **out)
@@ -639,7 +641,7 @@ enum kb_err kb_store_get_id(struct kb_store *st, int64_t id, struct kb_article_r
     if (!s)
         return KB_EDB;
     sqlite3_bind_int64(s, 1, id);
-    return get_one(st, s, out);
+    return get_one(st, s, ROW_TEXT, out);
 }
 
 /* Run a one-off statement that yields article rows. */
@@ -655,7 +657,7 @@ static enum kb_err collect_rows(struct kb_store *st, sqlite3_stmt *s,
             break;
         }
         *rows = p;
-        if (!((*rows)[*n] = row_read(s))) {
+        if (!((*rows)[*n] = row_read(s, 0))) {
             err = KB_ENOMEM;
             break;
         }

@@ -59,7 +59,8 @@ struct kb_article_row {
     char *tags;       /* JSON array of strings */
     char *questions;  /* JSON array of strings */
     char *html;       /* rendered from its source by kb_store_get_slug; "" from other reads */
-    char *text;       /* plain text of the body */
+    char *text;       /* plain text of the body, rendered by kb_store_get_slug and _get_id;
+                       * "" from lists */
     int64_t revision, views, helpful_yes, helpful_no, created_at, updated_at;
 };
 void kb_article_row_free(struct kb_article_row *r); /* no-op on NULL */

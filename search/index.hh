@@ -196,6 +196,10 @@ template <typename V> struct search_word_slots {
                 return &slots[i].value;
         return nullptr;
     }
+    V *find(std::string_view w, uint64_t h)
+    {
+        return const_cast<V *>(static_cast<const search_word_slots *>(this)->find(w, h));
+    }
     /* True when one more word would need more than max slots. */
     bool full(size_t max) const
     {

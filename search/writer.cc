@@ -7,7 +7,7 @@
  * picks the one that holds an article, and each shard has a thread that builds and writes
  * its documents. The caller (the indexer, or an import still parsing and storing the next
  * articles) only queues work: search_index_put copies the document and returns, blocking
- * only when a shard is SHARD_QUEUE_MAX documents behind.
+ * only when a shard is SHARD_QUEUE_MAX documents (or SHARD_QUEUE_BYTES) behind.
  *
  * Transactions: every shard always works inside a Xapian transaction (begun at open and
  * after each commit), so there is no autoflush and search_index_free discards what was not
@@ -75,9 +75,13 @@ static size_t shards_for(size_t expected)
     return expected >= SHARD_MIN_DOCS ? 2 : 1;
 }
 
-/* Documents queued per shard before search_index_put waits: enough to smooth the bursts of
- * an import, small enough that the copies stay a few MB. */
-static const size_t SHARD_QUEUE_MAX = 64;
+/* Work queued per shard before search_index_put waits. The queue has to cover a shard's
+ * commit (a few hundred ms at each batch): the import feeds the shards in turn, so while it
+ * waits for one, the other runs dry. With 64 documents it waited 4.5 s of a 20,000-article
+ * import and the two cores were 20% idle; with 1,024, 2 s and 7% less time. The byte bound
+ * keeps the copies to a few tens of MB whatever the articles' size (one may be 1 MiB). */
+static const size_t SHARD_QUEUE_MAX = 1024;
+static const size_t SHARD_QUEUE_BYTES = 32u << 20;
 
 namespace {
 
@@ -88,6 +92,17 @@ struct doc_copy {
     std::vector<std::string> tags, questions;
     double popularity = 0;
     int64_t updated_at = 0;
+
+    /* What the copy holds, roughly: for the queue's byte bound. */
+    size_t bytes() const
+    {
+        size_t n = sizeof *this + slug.size() + title.size() + category.size() + body.size();
+        for (const auto &t : tags)
+            n += sizeof t + t.size();
+        for (const auto &q : questions)
+            n += sizeof q + q.size();
+        return n;
+    }
 };
 
 struct job {
@@ -98,6 +113,61 @@ struct job {
     std::unique_ptr<std::map<std::string, std::string>> meta;
     /* COMMIT: write the spelling data gathered so far too (see search_index_flush). */
     bool spelling = true;
+    size_t bytes = 0; /* of doc, counted in the shard's queue */
+};
+
+/* Spelling data of one shard since its last commit with spelling: each folded word and the
+ * number of documents it is in. Adding it to Xapian per document costs a table update each
+ * time; once per commit is enough. Each entry keeps the stamp of the last document that
+ * counted it, so a word counts once per document without a per-document set: a vector of
+ * the document's words, sorted and deduplicated, then a string-keyed map, was 5% of an
+ * import's time. */
+class spell_counts {
+  public:
+    void next_doc() { doc_++; }
+
+    void add(std::string_view w)
+    {
+        entry *e;
+        if (w.size() <= SEARCH_SLOT_KEY) {
+            uint64_t h = short_.hash(w);
+            if (!(e = short_.find(w, h))) {
+                short_.insert(w, h, entry{1, doc_});
+                return;
+            }
+        } else {
+            e = &long_[std::string(w)];
+        }
+        if (e->last != doc_) {
+            e->docs++;
+            e->last = doc_;
+        }
+    }
+
+    template <typename F> void each(F f) const
+    {
+        for (const auto &sl : short_.slots)
+            if (sl.len)
+                f(std::string(sl.key, sl.len), sl.value.docs);
+        for (const auto &kv : long_)
+            f(kv.first, kv.second.docs);
+    }
+
+    void clear()
+    {
+        short_.clear(short_.slots.size()); /* the next batch has much the same vocabulary */
+        long_.clear();
+        doc_ = 1;
+    }
+
+  private:
+    struct entry {
+        uint32_t docs = 0;
+        uint32_t last = 0; /* stamp of the last document counted; doc_ starts at 1 */
+    };
+    search_word_slots<entry> short_{1 << 14};
+    std::unordered_map<std::string, entry> long_;
+    uint32_t doc_ = 1; /* documents since clear(): far fewer than 2^32 between commits */
 };
 
 } // namespace
@@ -106,13 +176,12 @@ struct search_shard {
     std::string dir;
     Xapian::WritableDatabase wdb;
     bool by_docid = false; /* one of several shards: docid = article id (index.hh) */
-    /* Spelling data gathered since the last commit: word -> occurrences in documents.
-     * Adding it per document costs a table update each time; once per commit is enough. */
-    std::unordered_map<std::string, Xapian::termcount> spelling;
+    spell_counts spelling; /* since the last commit with spelling */
     std::mutex mu;
     std::condition_variable wake; /* the thread: work queued, or stop */
     std::condition_variable done; /* callers: room in the queue, or idle */
     std::deque<job> jobs;
+    size_t queued_bytes = 0;
     bool busy = false, stop = false;
     bool in_transaction = false;
     enum kb_err err = KB_OK;
@@ -152,7 +221,7 @@ size_t search_shard_count(const std::string &meta)
 static void index_words(Xapian::Document &doc, const std::string &text, const Xapian::Stem &stem,
                         const std::string &lang, unsigned wdf_all, bool all_words,
                         const char *prefix, size_t field_words,
-                        std::vector<std::string> *spelling)
+                        spell_counts *spelling)
 {
     struct counts {
         unsigned all = 0, field = 0;
@@ -179,7 +248,7 @@ static void index_words(Xapian::Document &doc, const std::string &text, const Xa
         if (all_words)
             doc.add_term(folded, wdf_all * wc.second.all);
         if (spelling && folded.size() >= 3 && !(folded[0] >= '0' && folded[0] <= '9'))
-            spelling->push_back(folded);
+            spelling->add(folded);
         for (size_t j = 0; j < ws.k; j++) {
             term = "Z";
             term += ws.st[j];
@@ -198,8 +267,8 @@ static void put_doc(search_shard *s, doc_copy &d)
     const std::string &lang = d.lang;
     Xapian::Stem stem = search_stemmer(lang);
     Xapian::Document doc;
-    /* Words for the spelling table: a word counts once per document. */
-    std::vector<std::string> spelling;
+    spell_counts &spelling = s->spelling;
+    spelling.next_doc();
     const size_t ALL = SIZE_MAX;
     index_words(doc, d.title, stem, lang, WDF_TITLE, true, "S", ALL, &spelling);
     for (const auto &q : d.questions)
@@ -247,10 +316,6 @@ static void put_doc(search_shard *s, doc_copy &d)
         s->wdb.replace_document((Xapian::docid)d.id, doc);
     else
         s->wdb.replace_document(idterm, doc);
-    std::sort(spelling.begin(), spelling.end());
-    spelling.erase(std::unique(spelling.begin(), spelling.end()), spelling.end());
-    for (const auto &w : spelling)
-        s->spelling[w]++;
 }
 
 /* ---- the shard threads -------------------------------------------------------------- */
@@ -270,8 +335,9 @@ static enum kb_err apply(search_shard *s, job &j)
                 for (const auto &kv : *j.meta)
                     s->wdb.set_metadata(kv.first, kv.second);
             if (j.spelling) {
-                for (const auto &w : s->spelling)
-                    s->wdb.add_spelling(w.first, w.second);
+                s->spelling.each([s](const std::string &w, uint32_t docs) {
+                    s->wdb.add_spelling(w, docs);
+                });
                 s->spelling.clear();
             }
             s->in_transaction = false;
@@ -295,13 +361,16 @@ static void shard_run(search_shard *s)
         if (s->stop) {
             /* Closing: a commit asked for (search_index_flush) is carried out, what was
              * queued after the last one is discarded like any uncommitted change. */
-            while (!s->jobs.empty() && s->jobs.back().what != job::COMMIT)
+            while (!s->jobs.empty() && s->jobs.back().what != job::COMMIT) {
+                s->queued_bytes -= s->jobs.back().bytes;
                 s->jobs.pop_back();
+            }
             if (s->jobs.empty())
                 return;
         }
         job j = std::move(s->jobs.front());
         s->jobs.pop_front();
+        s->queued_bytes -= j.bytes;
         s->busy = true;
         s->done.notify_all();
         bool skip = s->err != KB_OK; /* after an error, nothing more is written */
@@ -319,10 +388,15 @@ static void shard_run(search_shard *s)
 
 static enum kb_err enqueue(search_shard *s, job &&j)
 {
+    j.bytes = j.doc ? j.doc->bytes() : 0;
     std::unique_lock<std::mutex> lk(s->mu);
-    s->done.wait(lk, [s] { return s->err || s->jobs.size() < SHARD_QUEUE_MAX; });
+    s->done.wait(lk, [s] {
+        return s->err || s->jobs.empty() ||
+               (s->jobs.size() < SHARD_QUEUE_MAX && s->queued_bytes < SHARD_QUEUE_BYTES);
+    });
     if (s->err)
         return s->err;
+    s->queued_bytes += j.bytes;
     s->jobs.push_back(std::move(j));
     s->wake.notify_one();
     return KB_OK;
