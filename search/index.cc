@@ -109,10 +109,12 @@ struct lang_memo {
     std::unordered_map<std::string, search_word_stems> long_words;
 };
 
-search_word_stems compute_stems(const Xapian::Stem &stem, std::string_view word)
+search_word_stems compute_stems(const Xapian::Stem &stem, const std::string &lang,
+                                std::string_view word)
 {
     search_word_stems ws;
     ws.k = search_stems(stem, search_casefold(std::string(word)), &ws.folded, ws.st);
+    ws.stop = search_is_stopword(lang.c_str(), ws.folded.data(), ws.folded.size());
     return ws;
 }
 
@@ -141,7 +143,7 @@ const search_word_stems &search_stems_memo(const Xapian::Stem &stem, const std::
             return it->second;
         if (m->long_words.size() >= MEMO_ENTRIES)
             m->long_words.clear();
-        return m->long_words.emplace(std::move(w), compute_stems(stem, word)).first->second;
+        return m->long_words.emplace(std::move(w), compute_stems(stem, lang, word)).first->second;
     }
     uint64_t h = m->slots.hash(word);
     if (const uint32_t *e = m->slots.find(word, h))
@@ -151,7 +153,7 @@ const search_word_stems &search_stems_memo(const Xapian::Stem &stem, const std::
         m->slots.clear();
     }
     m->slots.insert(word, h, (uint32_t)m->entries.size());
-    m->entries.push_back(compute_stems(stem, word));
+    m->entries.push_back(compute_stems(stem, lang, word));
     return m->entries.back();
 }
 

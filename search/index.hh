@@ -161,6 +161,7 @@ std::string search_snippet(const std::string &text, const std::vector<search_wor
 struct search_word_stems {
     std::string folded, st[2];
     size_t k = 0;
+    bool stop = false; /* a stop word of the memo's language (search_is_stopword) */
 };
 const search_word_stems &search_stems_memo(const Xapian::Stem &stem, const std::string &lang,
                                            std::string_view word);

@@ -181,6 +181,30 @@ static void accents_and_case(void **state)
     search_result_free(b);
 }
 
+/* A query of stop words only searches them in titles, questions and tags: bodies index none
+ * (search/writer.cc). "comment" finds the two articles titled "Comment ...", "pas" (in two
+ * bodies) finds nothing, and a stop word beside another word changes nothing. */
+static void stop_words_alone(void **state)
+{
+    (void)state;
+    struct search_result *r = run("Comment ?", "fr", SEARCH_SCOPE_PUBLIC, NULL);
+    assert_int_equal(r->nhits, 2);
+    assert_true(has(r, "rendez-vous-revision"));
+    assert_true(has(r, "contact-sav"));
+    search_result_free(r);
+    r = run("pas", "fr", SEARCH_SCOPE_INTERNAL, NULL);
+    assert_int_equal(r->nhits, 0);
+    search_result_free(r);
+    struct search_result *a = run("la garantie pour les pièces", "fr", SEARCH_SCOPE_PUBLIC, NULL);
+    struct search_result *b = run("garantie pièces", "fr", SEARCH_SCOPE_PUBLIC, NULL);
+    assert_int_equal(a->nhits, b->nhits);
+    assert_string_equal(a->hits[0].slug, "garantie-constructeur");
+    assert_string_equal(b->hits[0].slug, "garantie-constructeur");
+    assert_true(a->hits[0].score == b->hits[0].score);
+    search_result_free(a);
+    search_result_free(b);
+}
+
 static void audience_and_status(void **state)
 {
     (void)state;
@@ -523,7 +547,7 @@ int main(void)
         cmocka_unit_test(other_languages_stem),   cmocka_unit_test(hostile_queries),
         cmocka_unit_test(writer_changes_are_seen), cmocka_unit_test(suggest_and_related),
         cmocka_unit_test(clear_and_uncommitted), cmocka_unit_test(reader_memory_follows_changes),
-        cmocka_unit_test(merged_shards_answer_the_same),
+        cmocka_unit_test(merged_shards_answer_the_same), cmocka_unit_test(stop_words_alone),
     };
     layout_docs = 0;
     int failed = cmocka_run_group_tests_name("one shard", tests, setup, teardown);
