@@ -20,7 +20,8 @@
 #include "kb/store.h"
 #include "search/search.h"
 
-/* More than one indexer batch (2,000 articles), so that one is committed mid-import. */
+/* More than one indexer batch (500 articles, kb/indexer.c), so that batches are committed
+ * mid-import. */
 #define MANY 2100
 
 struct fixture {
@@ -255,8 +256,8 @@ static void crash_after_a_batch_is_repaired(void **state)
 {
     struct fixture *fx = *state;
     struct kb_indexer *live = import_failing_late(fx);
-    /* What a crash leaves: the first batch committed to the index, the store rolled back,
-     * the mark still on. */
+    /* What a crash leaves: the batches before it committed to the index (four of 500), the
+     * store rolled back, the mark still on. */
     kb_indexer_abort(live, NULL);
     assert_true(indexed(fx) >= 2000 + 3);
     assert_true(marked(fx));
