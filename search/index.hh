@@ -68,9 +68,11 @@ struct search_docdata {
     std::string slug, title, category, lang;
 };
 
-/* A word of a snippet text (at most SEARCH_SNIPPET_TEXT bytes, so 16 bits suffice). */
+/* A word of a snippet text (at most SEARCH_SNIPPET_TEXT bytes, so 16 bits suffice), and the
+ * key search_snippet screens it on: its first two bytes lowercased when both are ASCII, else
+ * 0 (never a key: texts have no NUL). */
 struct search_word16 {
-    uint16_t off, len;
+    uint16_t off, len, key;
 };
 
 /* What a result shows of a document: its data, the text snippets are cut from, and the
