@@ -581,8 +581,8 @@ enum kb_err kb_article_parse(const char *src, size_t n, const struct kb_article_
     }
     if (!rc && !(a->body_md = strndup(src + bs, n - bs)))
         rc = KB_ENOMEM;
-    /* Only the text: pages render the stored source when they show it (kb_store_get_slug),
-     * and an import rendering HTML it threw away cost it a tenth of its parsing. */
+    /* Only the text: pages render the stored source when they show it (kb_store_get_slug);
+     * the HTML an import rendered here was thrown away. */
     if (!rc)
         rc = kb_markdown_render(a->body_md, n - bs, NULL, &a->text);
     if (rc) {
