@@ -127,6 +127,30 @@ test('a change committed to SQLite but not to Xapian is replayed at start-up', a
   }
 });
 
+test('a store of schema 3 (plain text kept in a column) is upgraded: pages show the source', async (t) => {
+  if (spawnSync('sqlite3', ['-version']).status !== 0) { t.skip('sqlite3 CLI missing'); return; }
+  const f = fixture();
+  assert.equal(kb(['--db', f.db, 'import', f.content]).status, 0);
+  // What kb before schema 4 left: a text column, here stale, and user_version 3.
+  const sql = "ALTER TABLE articles ADD COLUMN text TEXT NOT NULL DEFAULT '';" +
+    "UPDATE articles SET text = 'Texte périmé';" +
+    'PRAGMA user_version = 3;';
+  assert.equal(spawnSync('sqlite3', [f.db, sql]).status, 0);
+  const srv = await startServer({ dir: f.dir, importFirst: false });
+  try {
+    const a = await getJSON(srv.base, '/api/v1/articles/extension-garantie');
+    assert.equal(a.status, 200);
+    assert.match(a.body.text, /garantie/);
+    assert.doesNotMatch(a.body.text, /périmé/);
+    assert.match(a.body.html, /<p>/);
+    const cols = spawnSync('sqlite3', [f.db, 'PRAGMA user_version; SELECT count(*) FROM ' +
+      "pragma_table_info('articles') WHERE name = 'text';"], { encoding: 'utf8' });
+    assert.deepEqual(cols.stdout.trim().split('\n'), ['4', '0'], cols.stderr);
+  } finally {
+    await srv.stop();
+  }
+});
+
 test('kb bot scripts one line per input line, French accents and apostrophes included', () => {
   const dir = tempDir();
   writeFileSync(join(dir, 'fr.rive'), [
