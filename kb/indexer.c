@@ -158,6 +158,7 @@ static enum kb_err replay(struct kb_store *st, struct search_index *idx, const i
         err = kb_store_queue_fetch(st, upto, INDEXER_BATCH, &items, &n);
         if (err)
             goto out;
+        size_t before = *total;
         for (size_t i = 0; i < n && !err; i++) {
             upto = items[i].qid;
             if (nskip && bsearch(&items[i].article_id, skip, nskip, sizeof *skip, cmp_id))
@@ -173,9 +174,11 @@ static enum kb_err replay(struct kb_store *st, struct search_index *idx, const i
         }
         if (err || n < INDEXER_BATCH)
             break;
+        /* A batch the live import had all applied leaves its rows to the final deletion: a
+         * transaction per batch, each with its fsync, was 0.3 s of a 50,000-article import. */
         if (bulk) {
             err = search_index_flush(idx);
-        } else {
+        } else if (*total > before) {
             err = search_index_commit(idx);
             if (!err)
                 err = kb_store_queue_done(st, upto);
