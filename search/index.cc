@@ -238,6 +238,11 @@ static void load_meta(search_index *idx)
     for (const auto &t : filters)
         if (all > 0 && idx->db.get_termfreq(t) == all)
             idx->universal.insert(t);
+    idx->field_terms.clear();
+    for (const char *prefix : {"ZS", "ZXQ", "ZK", "ZXD"})
+        for (auto t = idx->db.allterms_begin(prefix); t != idx->db.allterms_end(prefix); ++t)
+            idx->field_terms.push_back(std::hash<std::string>()(*t));
+    std::sort(idx->field_terms.begin(), idx->field_terms.end());
     for (auto k = idx->db.synonym_keys_begin(); k != idx->db.synonym_keys_end(); ++k) {
         auto &list = idx->synonyms[*k];
         for (auto s = idx->db.synonyms_begin(*k); s != idx->db.synonyms_end(*k); ++s)

@@ -108,6 +108,11 @@ struct search_index {
     /* Filter terms every document has (published, public, the only language): filtering
      * on them changes nothing, and their posting lists are the longest of the index. */
     std::set<std::string> universal;
+    /* The terms of the title, questions, tags and lead fields (prefixes ZS, ZXQ, ZK, ZXD:
+     * see writer.cc) as sorted hashes. A query word absent from a field is left out of the
+     * query (query.cc): for random queries that was a third of their terms (most title ones),
+     * and Xapian looks each term up twice, for its statistics, then its posting list. */
+    std::vector<uint64_t> field_terms;
     /* Display data of documents recently shown (data fields and snippet text): top results
      * recur across queries. At most DOC_CACHE_MAX entries, emptied when full. */
     std::unordered_map<Xapian::docid, search_cached_doc> docs;

@@ -175,35 +175,57 @@ std::vector<qword> analyse(const search_index *idx, const std::vector<std::strin
     return out;
 }
 
-/* One word in one field: its stem, or both stems when accents make them differ. The stems
- * come from the per-thread memo: a query asks for each word's stems once per field. */
-Xapian::Query word_query(const std::string &word, const Xapian::Stem &stem,
-                         const std::string &lang, const std::string &field)
+/* False when a field's term is known to be absent (read-only handles: field_terms). The
+ * all-text field is not checked: a query's words are nearly always there. */
+bool present(const search_index *idx, const std::string &field, const std::string &term)
 {
-    const search_word_stems &ws = search_stems_memo(stem, lang, word);
-    const size_t k = ws.k;
-    const std::string stems[2] = {ws.st[0], ws.st[1]};
-    if (k == 1)
-        return Xapian::Query("Z" + field + stems[0]);
-    return Xapian::Query(Xapian::Query::OP_SYNONYM, Xapian::Query("Z" + field + stems[0]),
-                         Xapian::Query("Z" + field + stems[1]));
+    if (idx->writable || field.empty())
+        return true;
+    return std::binary_search(idx->field_terms.begin(), idx->field_terms.end(),
+                              (uint64_t)std::hash<std::string>()(term));
 }
 
-Xapian::Query field_query(const qword &w, const Xapian::Stem &stem, const std::string &lang,
-                          const std::string &field)
+/* One word in one field: its stem, or both stems when accents make them differ; empty when
+ * the field has neither. The stems come from the per-thread memo: a query asks for each
+ * word's stems once per field. */
+Xapian::Query word_query(const search_index *idx, const std::string &word,
+                         const Xapian::Stem &stem, const std::string &lang,
+                         const std::string &field)
+{
+    const search_word_stems &ws = search_stems_memo(stem, lang, word);
+    std::vector<Xapian::Query> terms;
+    for (size_t i = 0; i < ws.k; i++) {
+        std::string t = "Z" + field + ws.st[i];
+        if (present(idx, field, t))
+            terms.emplace_back(t);
+    }
+    if (terms.size() <= 1)
+        return terms.empty() ? Xapian::Query() : terms[0];
+    return Xapian::Query(Xapian::Query::OP_SYNONYM, terms.begin(), terms.end());
+}
+
+/* A word and its synonyms in one field; empty when none of them can match there (an
+ * alternative of several words needs all of them). */
+Xapian::Query field_query(const search_index *idx, const qword &w, const Xapian::Stem &stem,
+                          const std::string &lang, const std::string &field)
 {
     std::vector<Xapian::Query> alts;
     for (const auto &alt : w.alts) {
         std::vector<Xapian::Query> parts;
-        for (const auto &word : alt)
-            parts.push_back(word_query(word, stem, lang, field));
+        bool all = true;
+        for (const auto &word : alt) {
+            parts.push_back(word_query(idx, word, stem, lang, field));
+            all = all && !parts.back().empty();
+        }
+        if (!all || parts.empty())
+            continue;
         if (parts.size() == 1)
             alts.push_back(parts[0]);
-        else if (!parts.empty())
+        else
             alts.emplace_back(Xapian::Query::OP_AND, parts.begin(), parts.end());
     }
-    if (alts.size() == 1)
-        return alts[0];
+    if (alts.size() <= 1)
+        return alts.empty() ? Xapian::Query() : alts[0];
     return Xapian::Query(Xapian::Query::OP_SYNONYM, alts.begin(), alts.end());
 }
 
@@ -215,15 +237,20 @@ Xapian::Query lang_query(const search_index *idx, const std::vector<qword> &word
     std::vector<Xapian::Query> per_word;
     for (const auto &w : words) {
         std::vector<Xapian::Query> fields;
-        fields.push_back(field_query(w, stem, lang, ""));
-        fields.emplace_back(Xapian::Query::OP_SCALE_WEIGHT, field_query(w, stem, lang, "S"), W_TITLE);
+        auto add = [&](const char *field, double weight) {
+            Xapian::Query q = field_query(idx, w, stem, lang, field);
+            if (!q.empty())
+                fields.emplace_back(Xapian::Query::OP_SCALE_WEIGHT, q, weight);
+        };
+        Xapian::Query all = field_query(idx, w, stem, lang, "");
+        if (!all.empty())
+            fields.push_back(all);
+        add("S", W_TITLE);
         if (idx->has_questions)
-            fields.emplace_back(Xapian::Query::OP_SCALE_WEIGHT, field_query(w, stem, lang, "XQ"),
-                                W_QUESTIONS);
+            add("XQ", W_QUESTIONS);
         if (idx->has_tags)
-            fields.emplace_back(Xapian::Query::OP_SCALE_WEIGHT, field_query(w, stem, lang, "K"),
-                                W_TAGS);
-        fields.emplace_back(Xapian::Query::OP_SCALE_WEIGHT, field_query(w, stem, lang, "XD"), W_LEAD);
+            add("K", W_TAGS);
+        add("XD", W_LEAD);
         per_word.emplace_back(Xapian::Query::OP_OR, fields.begin(), fields.end());
     }
     return Xapian::Query(Xapian::Query::OP_OR, per_word.begin(), per_word.end());
@@ -573,9 +600,13 @@ static enum kb_err search_suggest_once(struct search_index *idx, const char *pre
                 std::string f = search_fold(words[i]);
                 if (search_is_stopword(l.c_str(), f.data(), f.size()))
                     continue;
-                must.emplace_back(Xapian::Query::OP_OR, word_query(words[i], stem, l, ""),
-                                  Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT,
-                                                word_query(words[i], stem, l, "S"), 2.0));
+                Xapian::Query title = word_query(idx, words[i], stem, l, "S");
+                Xapian::Query body = word_query(idx, words[i], stem, l, "");
+                must.push_back(title.empty()
+                                   ? body
+                                   : Xapian::Query(Xapian::Query::OP_OR, body,
+                                                   Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT,
+                                                                 title, 2.0)));
             }
             if (partial)
                 must.emplace_back(Xapian::Query::OP_WILDCARD, search_fold(words.back()), 40,
