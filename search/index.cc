@@ -226,8 +226,6 @@ static void load_meta(search_index *idx)
     idx->category_names.clear();
     if (idx->writable)
         return;
-    idx->has_questions = has_prefix(idx->db, "ZXQ");
-    idx->has_tags = has_prefix(idx->db, "ZK");
     idx->has_categories = has_prefix(idx->db, "XC");
     load_categories(idx);
     idx->universal.clear();

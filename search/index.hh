@@ -99,7 +99,6 @@ struct search_index {
      * them). Loaded at open, refreshed when search_index_reopen() sees a new revision, so
      * they never show stale data; a writable handle reads the tables directly. */
     std::unordered_map<std::string, std::vector<std::string>> synonyms; /* key -> synonyms */
-    bool has_questions = true, has_tags = true; /* some document has such terms */
     bool has_categories = true;                 /* some document has a category */
     /* Every document's category, for facet counts: doc_category[docid in its shard, that
      * is the article id] is 0 (none) or 1 + an index into category_names (display forms). */

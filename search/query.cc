@@ -229,8 +229,9 @@ Xapian::Query field_query(const search_index *idx, const qword &w, const Xapian:
     return Xapian::Query(Xapian::Query::OP_SYNONYM, alts.begin(), alts.end());
 }
 
-/* A field no document uses is left out: its terms would match nothing, and looking each of
- * them up still costs a read of the table. */
+/* A field term the index does not have is left out (field_query, on read-only handles): it
+ * would match nothing, and looking it up still costs reads of the table. A field no document
+ * uses (questions, tags) drops out the same way. */
 Xapian::Query lang_query(const search_index *idx, const std::vector<qword> &words,
                          const Xapian::Stem &stem, const std::string &lang)
 {
@@ -246,10 +247,8 @@ Xapian::Query lang_query(const search_index *idx, const std::vector<qword> &word
         if (!all.empty())
             fields.push_back(all);
         add("S", W_TITLE);
-        if (idx->has_questions)
-            add("XQ", W_QUESTIONS);
-        if (idx->has_tags)
-            add("K", W_TAGS);
+        add("XQ", W_QUESTIONS);
+        add("K", W_TAGS);
         add("XD", W_LEAD);
         per_word.emplace_back(Xapian::Query::OP_OR, fields.begin(), fields.end());
     }
