@@ -479,6 +479,72 @@ static void reader_memory_follows_changes(void **state)
     assert_int_equal(testfs_rm_rf(d2), 0);
 }
 
+/* A phrase of the synonyms table is searched as its words plus its group (search/query.cc,
+ * analyse): the article that answers comes first among articles that all have the phrase,
+ * any entry of the group finds them, and an article with only one of the phrase's words is
+ * still found, after them (it was not when the group replaced the words). */
+static void synonym_phrases_keep_their_words(void **state)
+{
+    (void)state;
+    char own[128];
+    snprintf(own, sizeof own, "/tmp/kb-test-search-phrase-XXXXXX");
+    assert_non_null(mkdtemp(own));
+    char syn[200];
+    snprintf(syn, sizeof syn, "%s/fr.txt", own);
+    FILE *f = fopen(syn, "w");
+    assert_non_null(f);
+    fputs("crédit auto, prêt auto, financement automobile\n", f);
+    fclose(f);
+    static const struct {
+        const char *slug, *title, *body;
+    } loans[] = {
+        {"remboursement-anticipe", "Rembourser son crédit auto par anticipation",
+         "Vous pouvez rembourser votre crédit auto avant son terme, en partie ou en totalité. "
+         "Des indemnités peuvent s'appliquer selon votre contrat."},
+        {"renegocier", "Renégocier son crédit auto",
+         "Le crédit auto se renégocie : comparez les offres de crédit auto, le taux du crédit "
+         "auto, la durée du crédit auto et son assurance."},
+        {"obtenir", "Obtenir un crédit auto",
+         "Le crédit auto finance l'achat du véhicule : dossier de crédit auto, simulation de "
+         "crédit auto, accord du crédit auto en 48 heures."},
+        {"entretien", "L'entretien de votre auto",
+         "L'entretien de votre auto se fait en atelier, tous les 15 000 km."},
+    };
+    struct search_index *w = open_writer(own), *rd = NULL;
+    assert_int_equal(search_synonyms_load(w, "fr", syn), KB_OK);
+    for (size_t i = 0; i < 4; i++) {
+        struct search_doc sd = {.id = (int64_t)i + 1, .slug = loans[i].slug,
+                                .title = loans[i].title, .lang = "fr", .category = "Financement",
+                                .audience = "public", .status = "published",
+                                .body = loans[i].body};
+        assert_int_equal(search_index_put(w, &sd), KB_OK);
+    }
+    assert_int_equal(search_index_commit(w), KB_OK);
+    search_index_free(w);
+    assert_int_equal(search_index_open(own, false, &rd), KB_OK);
+
+    struct search_query q = {.text = "rembourser mon prêt auto avant la fin", .lang = "fr"};
+    struct search_result *r = NULL;
+    assert_int_equal(search_run(rd, &q, &r), KB_OK);
+    assert_true(r->nhits >= 3);
+    assert_string_equal(r->hits[0].slug, "remboursement-anticipe");
+    search_result_free(r);
+
+    /* Typed as another entry of the group, the loans come first; the article with only
+     * "auto" is still found, after them. */
+    q.text = "financement automobile";
+    assert_int_equal(search_run(rd, &q, &r), KB_OK);
+    assert_int_equal(r->nhits, 3);
+    search_result_free(r);
+    q.text = "prêt auto";
+    assert_int_equal(search_run(rd, &q, &r), KB_OK);
+    assert_int_equal(r->nhits, 4);
+    assert_string_equal(r->hits[3].slug, "entretien");
+    search_result_free(r);
+    search_index_free(rd);
+    assert_int_equal(testfs_rm_rf(own), 0);
+}
+
 /* The slugs and scores of a query's results, as one string. */
 static char *ranking_of(struct search_index *rd, const char *text, enum search_scope scope)
 {
@@ -562,6 +628,7 @@ int main(void)
         cmocka_unit_test(writer_changes_are_seen), cmocka_unit_test(suggest_and_related),
         cmocka_unit_test(clear_and_uncommitted), cmocka_unit_test(reader_memory_follows_changes),
         cmocka_unit_test(merged_shards_answer_the_same), cmocka_unit_test(stop_words_alone),
+        cmocka_unit_test(synonym_phrases_keep_their_words),
     };
     layout_docs = 0;
     int failed = cmocka_run_group_tests_name("one shard", tests, setup, teardown);
