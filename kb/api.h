@@ -16,4 +16,8 @@
  * the click is logged). New reference; NULL when out of memory. */
 json_t *kb_api_search_json(const struct search_result *r, int64_t search_id);
 
+/* How the API and the CLI print JSON: compact, and doubles (scores, took_ms) with 9
+ * significant digits, not jansson's 17 ("took_ms":0.71234567890123456). */
+#define KB_API_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(9))
+
 #endif

@@ -304,7 +304,7 @@ static int cmd_search(struct kb_ctx *ctx, int argc, char **argv)
     }
     if (json) {
         json_t *o = kb_api_search_json(r, 0);
-        char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        char *s = o ? json_dumps(o, KB_API_JSON_FLAGS) : NULL;
         if (s)
             puts(s);
         free(s);

@@ -26,6 +26,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "kb/api.h"
 #include "kb/http.h"
 #include "kb/indexer.h"
 #include "kb/log.h"
@@ -198,7 +199,7 @@ void kb_resp_json(struct kb_resp *resp, void *o)
 {
     json_t *j = o;
     kb_buf_clear(&resp->body);
-    int failed = !j || json_dump_callback(j, dump_to_buf, &resp->body, JSON_COMPACT) != 0;
+    int failed = !j || json_dump_callback(j, dump_to_buf, &resp->body, KB_API_JSON_FLAGS) != 0;
     json_decref(j);
     resp->ctype = "application/json; charset=utf-8";
     if (failed) {
