@@ -54,8 +54,24 @@ char *kb_text_casefold(const char *s)
 
 char *kb_text_fold(const char *s)
 {
-    return text_map(s, UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD |
-                           UTF8PROC_STRIPMARK);
+    char *f = text_map(s, UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE |
+                              UTF8PROC_CASEFOLD | UTF8PROC_STRIPMARK);
+    if (!f)
+        return NULL;
+    /* French writes œ and æ as letters of their own (no Unicode decomposition turns them
+     * into "oe" and "ae"), while keyboards type "oeuvre": an article's "main-d'œuvre" was
+     * not found by "main d'oeuvre". Case folding already made Œ and Æ lower case, and each
+     * takes two bytes in UTF-8, as its two letters do: replaced in place. */
+    for (char *p = f; (p = strpbrk(p, "\xc5\xc3")) != NULL; p++) {
+        if (p[0] == '\xc5' && p[1] == '\x93') {
+            p[0] = 'o';
+            p[1] = 'e';
+        } else if (p[0] == '\xc3' && p[1] == '\xa6') {
+            p[0] = 'a';
+            p[1] = 'e';
+        }
+    }
+    return f;
 }
 
 char *kb_text_upper(const char *s)

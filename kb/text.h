@@ -17,7 +17,7 @@ char *kb_text_nfc(const char *s);
 /* Unicode case folding, accents kept ("Où" -> "où"). NFC result. */
 char *kb_text_casefold(const char *s);
 /* Search key: case folded, accents and other combining marks removed, compatibility forms
- * unified ("Véhicule" -> "vehicule", "ﬁ" -> "fi"). */
+ * unified ("Véhicule" -> "vehicule", "ﬁ" -> "fi"), œ and æ written "oe" and "ae". */
 char *kb_text_fold(const char *s);
 /* Upper-case (simple mapping per code point), NFC. */
 char *kb_text_upper(const char *s);

@@ -157,6 +157,18 @@ const search_word_stems &search_stems_memo(const Xapian::Stem &stem, const std::
     return m->entries.back();
 }
 
+std::string search_synonym_key(const Xapian::Stem &stem, const std::string &lang,
+                               const std::string *words, size_t n)
+{
+    std::string key;
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            key += ' ';
+        key += search_stems_memo(stem, lang, words[i]).st[0];
+    }
+    return key;
+}
+
 search_docdata search_docdata_parse(const std::string &data)
 {
     search_docdata d;

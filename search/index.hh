@@ -152,6 +152,13 @@ std::string search_casefold(const std::string &s);
 size_t search_stems(const Xapian::Stem &stem, const std::string &word, std::string *folded,
                     std::string out[2]);
 
+/* The synonyms table's key for a phrase of folded words, stop words already removed: the
+ * words' stems (search_stems_memo, first stem) joined by single spaces. Written by
+ * search_synonyms_load, looked up by queries: keyed by stems, "loyers impayés" in a query
+ * finds the group of "loyer impayé". */
+std::string search_synonym_key(const Xapian::Stem &stem, const std::string &lang,
+                               const std::string *words, size_t n);
+
 /* The words of a snippet text (its first SEARCH_SNIPPET_TEXT bytes), for search_snippet. */
 std::vector<search_word16> search_snippet_words(const std::string &text);
 

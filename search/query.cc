@@ -138,7 +138,7 @@ std::vector<std::string> synonyms_of(const search_index *idx, const std::string 
 /* Words of the query, stop words removed (unless nothing else is left), grouped with their
  * synonyms for language lang (multi-word keys first, longest match). */
 std::vector<qword> analyse(const search_index *idx, const std::vector<std::string> &words,
-                           const std::string &lang)
+                           const Xapian::Stem &stem, const std::string &lang)
 {
     std::vector<std::string> kept, folded;
     for (const auto &w : words) {
@@ -159,13 +159,13 @@ std::vector<qword> analyse(const search_index *idx, const std::vector<std::strin
         size_t used = 1;
         qword q;
         for (size_t n = std::min<size_t>(3, kept.size() - i); n >= 1; n--) {
-            std::string key = folded[i];
-            for (size_t k = 1; k < n; k++)
-                key += " " + folded[i + k];
+            std::string key = search_synonym_key(stem, lang, &folded[i], n);
             std::vector<std::string> syn = synonyms_of(idx, prefix + key);
             if (syn.empty() && n > 1)
                 continue;
-            q.text = key;
+            q.text = folded[i];
+            for (size_t k = 1; k < n; k++)
+                q.text += " " + folded[i + k];
             q.alts.emplace_back(kept.begin() + (long)i, kept.begin() + (long)(i + n));
             for (const auto &alt : syn)
                 q.alts.push_back(split_words(alt, 8));
@@ -328,7 +328,7 @@ Xapian::Query build(const search_index *idx, const std::vector<std::string> &wor
     std::vector<Xapian::Query> parts;
     for (const auto &l : langs) {
         Xapian::Stem stem = search_stemmer(l);
-        std::vector<qword> qw = analyse(idx, words, l);
+        std::vector<qword> qw = analyse(idx, words, stem, l);
         if (stems) {
             auto &set = (*stems)[l];
             for (const auto &w : qw)

@@ -59,8 +59,9 @@ static const size_t LEAD_WORDS = 120;
 /* The version of the layout described in index.hh, stamped at every commit. An index
  * written before the layout changed is rebuilt (search_index_outdated). 2: lead field.
  * 3: shards. 4: what a result shows in value 4, no document data. 5: synonyms without their
- * stop words. 6: no terms for the stop words of bodies. */
-const char *const SEARCH_LAYOUT = "6";
+ * stop words. 6: no terms for the stop words of bodies. 7: œ and æ folded to "oe" and "ae"
+ * (kb_text_fold), synonyms keyed by stems (search_synonym_key). */
+const char *const SEARCH_LAYOUT = "7";
 
 /* Shards for an index of `expected` documents. A large rebuild or first import is written
  * in two, in parallel (the machines kb is sized for have two cores; with the import's own
@@ -747,11 +748,11 @@ extern "C" enum kb_err search_index_clear(struct search_index *idx, size_t expec
     }
 }
 
-/* The synonym key of a phrase: its folded words joined by single spaces, without its stop
- * words, as a query sees them (query.cc, analyse: "certificat d'immatriculation" is looked up
- * as "certificat immatriculation"; a key that kept the "d" was never found). A phrase of
- * stop words only keeps them all, as a query does. */
-static std::string synonym_words(const std::string &phrase, const char *lang)
+/* The words of a synonym phrase as a query sees them (query.cc, analyse): folded, without
+ * its stop words ("certificat d'immatriculation" is looked up as "certificat
+ * immatriculation"; a key that kept the "d" was never found). A phrase of stop words only
+ * keeps them all, as a query does. */
+static std::vector<std::string> synonym_words(const std::string &phrase, const char *lang)
 {
     std::string f = search_fold(phrase);
     search_span spans[16];
@@ -759,13 +760,20 @@ static std::string synonym_words(const std::string &phrase, const char *lang)
     bool all_stop = true;
     for (size_t i = 0; i < n && all_stop; i++)
         all_stop = search_is_stopword(lang, f.data() + spans[i].off, spans[i].len);
+    std::vector<std::string> out;
+    for (size_t i = 0; i < n; i++)
+        if (all_stop || !search_is_stopword(lang, f.data() + spans[i].off, spans[i].len))
+            out.emplace_back(f, spans[i].off, spans[i].len);
+    return out;
+}
+
+static std::string joined(const std::vector<std::string> &words)
+{
     std::string out;
-    for (size_t i = 0; i < n; i++) {
-        if (!all_stop && search_is_stopword(lang, f.data() + spans[i].off, spans[i].len))
-            continue;
+    for (const auto &w : words) {
         if (!out.empty())
             out += ' ';
-        out.append(f, spans[i].off, spans[i].len);
+        out += w;
     }
     return out;
 }
@@ -787,6 +795,7 @@ extern "C" enum kb_err search_synonyms_load(struct search_index *idx, const char
         /* Synonyms live in the first shard (readers see the union of all shards'). */
         Xapian::WritableDatabase &wdb = idx->writer->shards[0]->wdb;
         std::string prefix = std::string(lang) + ":";
+        Xapian::Stem stem = search_stemmer(lang);
         /* Forget this language's previous synonyms: the file is the whole truth. */
         std::vector<std::string> old;
         for (auto k = wdb.synonym_keys_begin(prefix); k != wdb.synonym_keys_end(prefix); ++k)
@@ -801,15 +810,17 @@ extern "C" enum kb_err search_synonyms_load(struct search_index *idx, const char
             size_t hash = l.find('#');
             if (hash != std::string::npos)
                 l.resize(hash);
-            std::vector<std::string> group;
+            /* Each entry: its key (stems) and its words (what a query searches). */
+            std::vector<std::pair<std::string, std::string>> group;
             size_t pos = 0;
             while (pos <= l.size()) {
                 size_t end = l.find(',', pos);
                 if (end == std::string::npos)
                     end = l.size();
-                std::string w = synonym_words(l.substr(pos, end - pos), lang);
+                std::vector<std::string> w = synonym_words(l.substr(pos, end - pos), lang);
                 if (!w.empty())
-                    group.push_back(w);
+                    group.emplace_back(search_synonym_key(stem, lang, w.data(), w.size()),
+                                       joined(w));
                 pos = end + 1;
             }
             if (group.size() == 1)
@@ -817,8 +828,8 @@ extern "C" enum kb_err search_synonyms_load(struct search_index *idx, const char
                        lineno);
             for (const auto &a : group)
                 for (const auto &b : group)
-                    if (a != b)
-                        wdb.add_synonym(prefix + a, b);
+                    if (a.first != b.first)
+                        wdb.add_synonym(prefix + a.first, b.second);
         }
         fclose(f);
         return KB_OK;

@@ -193,6 +193,9 @@ static void text_folding(void **state)
     char *f = kb_text_fold("Véhicule ÉLECTRIQUE Où ﬁn");
     assert_string_equal(f, "vehicule electrique ou fin");
     free(f);
+    f = kb_text_fold("Main-d'Œuvre, sœur, Ægide, cæcum");
+    assert_string_equal(f, "main-d'oeuvre, soeur, aegide, caecum");
+    free(f);
     char *s = kb_text_slugify("Après-vente & Garantie !");
     assert_string_equal(s, "apres-vente-garantie");
     free(s);
