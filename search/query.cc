@@ -93,7 +93,6 @@ namespace {
 
 /* One query word with its alternatives (synonyms); each alternative is one or more words. */
 struct qword {
-    std::string text;                              /* as typed (folded) */
     std::vector<std::vector<std::string>> alts;    /* alts[0] is the word itself */
 };
 
@@ -163,9 +162,6 @@ std::vector<qword> analyse(const search_index *idx, const std::vector<std::strin
             std::vector<std::string> syn = synonyms_of(idx, prefix + key);
             if (syn.empty() && n > 1)
                 continue;
-            q.text = folded[i];
-            for (size_t k = 1; k < n; k++)
-                q.text += " " + folded[i + k];
             q.alts.emplace_back(kept.begin() + (long)i, kept.begin() + (long)(i + n));
             for (const auto &alt : syn)
                 q.alts.push_back(split_words(alt, 8));
@@ -181,7 +177,6 @@ std::vector<qword> analyse(const search_index *idx, const std::vector<std::strin
         if (used > 1)
             for (size_t k = 0; k < used; k++) {
                 qword one;
-                one.text = folded[i + k];
                 one.alts.push_back({kept[i + k]});
                 out.push_back(std::move(one));
             }
