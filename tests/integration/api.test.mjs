@@ -2,7 +2,7 @@
 // the shipped content: ranking, stemming, synonyms, spelling, filters, paging, audiences.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, getJSON, q } from './lib.mjs';
+import { startServer, getJSON, getText, q } from './lib.mjs';
 
 let srv;
 before(async () => { srv = await startServer(); });
@@ -32,6 +32,18 @@ test('search response has exactly the contract fields, best first', async () => 
   assert.equal(typeof r.body.facets.category, 'object');
   assert.ok('did_you_mean' in r.body);
   assert.equal(typeof r.body.took_ms, 'number');
+});
+
+test('scores and took_ms are printed with at most 9 significant digits', async () => {
+  const r = await getText(srv.base, '/api/v1/search?q=' + q('garantie véhicule') + '&lang=fr');
+  assert.equal(r.status, 200);
+  const text = r.text;
+  const reals = [...text.matchAll(/"(score|took_ms)":(-?[0-9.eE+-]+)/g)].map((m) => m[2]);
+  assert.ok(reals.length >= 2, 'scores and took_ms present');
+  for (const v of reals) {
+    const digits = v.split(/[eE]/)[0].replace(/[-.]/g, '').replace(/^0+/, '');
+    assert.ok(digits.length <= 9, `${v} has more than 9 significant digits`);
+  }
 });
 
 test('English stemming: recalls finds the recall article', async () => {
