@@ -101,6 +101,9 @@ namespace {
  * search_word_slots table of indexes into entries (a node-based map from a "lang NUL word"
  * string was ~8% of a large import's time); longer words, rare, in a plain map. */
 const size_t MEMO_ENTRIES = 100000; /* then everything is forgotten */
+/* Languages with a memo (of ~150 KB at least) per thread; more are served unmemoised. Far
+ * more than an index has: queries only reach the index's own languages (query.cc). */
+const size_t MEMO_LANGS = 64;
 
 struct lang_memo {
     std::string lang;
@@ -130,6 +133,12 @@ const search_word_stems &search_stems_memo(const Xapian::Stem &stem, const std::
     for (size_t i = 0; !m && i < memos.size(); i++)
         if (memos[i].lang == lang)
             m = &memos[i];
+    if (!m && memos.size() >= MEMO_LANGS) {
+        /* Not memoised: computed again at each call (valid until the next one). */
+        thread_local search_word_stems scratch;
+        scratch = compute_stems(stem, lang, word);
+        return scratch;
+    }
     if (!m) {
         memos.emplace_back();
         memos.back().lang = lang;

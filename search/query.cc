@@ -306,10 +306,17 @@ Xapian::Query lang_filter(const search_index *idx, const std::string &l)
     return needed(idx, "XL" + l) ? Xapian::Query("XL" + l) : Xapian::Query();
 }
 
+/* The languages a query is analysed in: the one asked for, or every language of the index.
+ * A language no document has matches nothing and is left out: it is the caller's string
+ * (?lang= of any request), and each language analysed gets per-thread memos of its own:
+ * 3,000 searches with made-up languages grew a server from 12 to 364 MB. */
 std::vector<std::string> query_langs(const search_index *idx, const char *lang)
 {
-    if (lang && *lang)
+    if (lang && *lang) {
+        if (idx->langs.count(lang) == 0)
+            return {};
         return {std::string(lang)};
+    }
     std::vector<std::string> v(idx->langs.begin(), idx->langs.end());
     return v;
 }
@@ -531,12 +538,12 @@ static enum kb_err search_run_once(struct search_index *idx, const struct search
         size_t offset = std::min<size_t>(q->offset, 10000);
         std::string folded = clean_query(q->text);
         std::vector<std::string> words = split_words(folded, QUERY_MAX_WORDS);
-        if (words.empty()) {
+        std::vector<std::string> langs = query_langs(idx, q->lang);
+        if (words.empty() || langs.empty()) {
             r->took_ms = ms_since(t0);
             *out = r;
             return KB_OK;
         }
-        std::vector<std::string> langs = query_langs(idx, q->lang);
         std::map<std::string, std::set<std::string>> stems;
         Xapian::Enquire enq(idx->db);
         enq.set_weighting_scheme(

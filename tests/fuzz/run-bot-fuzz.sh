@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-60}
+command -v clang >/dev/null ||
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang >/dev/null
 out=build-fuzz
 mkdir -p "$out/corpus-bot"
 # Seed with the RSTS sources and shipped rules.

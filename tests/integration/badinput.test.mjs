@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer, getJSON, getText, tempDir, q } from './lib.mjs';
 
@@ -55,6 +55,38 @@ test('invalid UTF-8 and bad numbers: 400 with a JSON error', async () => {
   }
   const page = await getText(srv.base, '/search?q=%ff');
   assert.equal(page.status, 400);
+});
+
+function rssKB(pid) {
+  const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/);
+  return Number(m[1]);
+}
+
+/* Growth of the server's resident memory over n searches q(i), 16 at a time. */
+async function growth(n, path) {
+  const before = rssKB(srv.child.pid);
+  for (let i = 0; i < n; i += 16) {
+    const batch = [];
+    for (let k = i; k < Math.min(n, i + 16); k++) batch.push(getJSON(srv.base, path(k)));
+    for (const r of await Promise.all(batch)) assert.equal(r.status, 200);
+  }
+  return rssKB(srv.child.pid) - before;
+}
+
+test('made-up languages: no results, and the server does not grow with them', async () => {
+  const r = await getJSON(srv.base, '/api/v1/search?q=garantie&lang=zz');
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.body.results, []);
+  assert.equal(r.body.did_you_mean, null);
+  const s = await getJSON(srv.base, '/api/v1/suggest?q=garan&lang=zz');
+  assert.equal(s.status, 200);
+  // Each language a query was analysed in kept per-thread tables (~150 KB): 1,000 requests
+  // with ?lang=<new value> grew the server by ~120 MB. Compared with as many searches in
+  // French, which allocate and free the same (and fill a sanitizer's quarantine alike).
+  const known = await growth(1000, (i) => `/api/v1/search?q=garantie+${i}&lang=fr`);
+  const madeUp = await growth(1000, (i) => `/api/v1/search?q=garantie+${i}&lang=x${i}`);
+  assert.ok(madeUp < known + 40 * 1024, `RSS +${madeUp} KB with made-up languages, +${known} KB in French`);
+  await healthy();
 });
 
 test('a 10 MB body is refused with 413 and nothing breaks', async () => {

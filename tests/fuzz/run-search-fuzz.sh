@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Build the search fuzzer with clang (libFuzzer + ASan + UBSan) and run it: any query text
+# against a small index (search/, the C++ over Xapian, instrumented too).
+# usage: tests/fuzz/run-search-fuzz.sh [SECONDS]   (default 60)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+secs=${1:-60}
+command -v clang >/dev/null ||
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang >/dev/null
+out=build-fuzz
+mkdir -p "$out/search-obj" "$out/corpus-search"
+# Seeds: two parameter bytes, then a query (hostile ones from the integration tests' spirit).
+i=0
+for q in "réviser ma voiture" "garentie" "sav" "prêt immobilier" "main d'oeuvre" \
+         '"(NEAR*- DROP TABLE' "recalls" "Werkstatttermin" "ŒUVRE cœur" "a OR b AND NOT c"; do
+  printf '\x12\x01%s' "$q" > "$out/corpus-search/seed$i"; i=$((i + 1))
+done
+san="-g -O1 -fsanitize=fuzzer-no-link,address,undefined"
+flags="$san -D_GNU_SOURCE -I. $(pkg-config --cflags xapian-core jansson libutf8proc)"
+objs=()
+for f in search/index.cc search/writer.cc search/query.cc search/snippet.cc search/lang.cc; do
+  o="$out/search-obj/$(basename "$f").o"
+  clang++ -std=c++17 $flags -c "$f" -o "$o"; objs+=("$o")
+done
+for f in search/words.c kb/text.c kb/buf.c kb/err.c kb/log.c; do
+  o="$out/search-obj/$(basename "$f").o"
+  clang -std=c17 $flags -c "$f" -o "$o"; objs+=("$o")
+done
+clang -std=c17 $flags -c tests/fuzz/fuzz_search.c -o "$out/search-obj/fuzz_search.o"
+clang++ -g -fsanitize=fuzzer,address,undefined "$out/search-obj/fuzz_search.o" "${objs[@]}" \
+  $(pkg-config --libs xapian-core jansson libutf8proc) -lpthread -lm -o "$out/fuzz_search"
+"$out/fuzz_search" -max_total_time="$secs" -max_len=4096 -timeout=10 -print_final_stats=1 \
+  "$out/corpus-search"
