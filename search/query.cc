@@ -13,7 +13,8 @@
  *                         SCALE(W_TAGS, tags), SCALE(W_LEAD, lead) )
  *
  * "body" is all the text of the article (title, questions and tags included, with more wdf);
- * "lead" is the first words of the body (see LEAD_WORDS in writer.cc).
+ * "lead" is the first words of the body (see LEAD_WORDS in writer.cc). Of a long query, only
+ * the QUERY_MAX_MATCHED rarest words are matched (keep_rarest); all of them are highlighted.
  *
  * When the query names no language, it is built once per language present in the index,
  * each part stemmed in its language and filtered to it. The scope filter (audience, status)
@@ -50,6 +51,7 @@ static double BM25_K1 = 1.2, BM25_B = 0.75, BM25_DELTA = 0.5;
 
 static const size_t QUERY_MAX_BYTES = 1000;
 static const size_t QUERY_MAX_WORDS = 32;
+static const size_t QUERY_MAX_MATCHED = 10; /* words matched, the rarest (keep_rarest) */
 static const Xapian::doccount FACET_CHECK = 200; /* documents looked at for facet counts */
 
 /* Tuning hooks for the relevance benchmark only: KB_SEARCH_WEIGHTS="title,questions,tags[,lead]"
@@ -300,6 +302,41 @@ Xapian::Query both(const Xapian::Query &a, const Xapian::Query &b)
     return b.empty() ? a : Xapian::Query(Xapian::Query::OP_AND, a, b);
 }
 
+/* A long query (a customer's e-mail pasted into the agents' search box) keeps its
+ * QUERY_MAX_MATCHED rarest words. Every word is an OR of five fields, and when many of them
+ * are frequent the matcher cannot skip any article: at 50,000 articles, 16 frequent words
+ * took 16.8 ms (p50; p99 23.9), 32 words 39 ms. The rarest words are the ones that tell the
+ * articles apart, and they keep the ranking: relevance benchmark unchanged at 10 (four
+ * question sets), 0.833 -> 0.831 on the editors' questions at 8; 16 words then take 6.5 ms.
+ * Words no article has cost nothing and are all kept. */
+void keep_rarest(const search_index *idx, std::vector<qword> &qw, const Xapian::Stem &stem,
+                 const std::string &lang)
+{
+    if (qw.size() <= QUERY_MAX_MATCHED)
+        return;
+    std::vector<std::pair<Xapian::doccount, size_t>> df; /* (articles, position) */
+    for (size_t i = 0; i < qw.size(); i++) {
+        Xapian::doccount n = 0;
+        for (size_t k = 0; k < qw[i].alts[0].size(); k++) {
+            const search_word_stems &ws = search_stems_memo(stem, lang, qw[i].alts[0][k]);
+            Xapian::doccount f = idx->db.get_termfreq("Z" + ws.st[0]);
+            n = k == 0 ? f : std::min(n, f); /* a phrase is as rare as its rarest word */
+        }
+        df.emplace_back(n, i);
+    }
+    std::stable_sort(df.begin(), df.end());
+    std::vector<bool> keep(qw.size(), false);
+    size_t matched = 0;
+    for (const auto &d : df)
+        if (d.first == 0 || matched++ < QUERY_MAX_MATCHED)
+            keep[d.second] = true;
+    std::vector<qword> out;
+    for (size_t i = 0; i < qw.size(); i++)
+        if (keep[i])
+            out.push_back(std::move(qw[i]));
+    qw.swap(out);
+}
+
 /* Documents of language l. */
 Xapian::Query lang_filter(const search_index *idx, const std::string &l)
 {
@@ -341,6 +378,7 @@ Xapian::Query build(const search_index *idx, const std::vector<std::string> &wor
                             set.insert(ws.st[k]);
                     }
         }
+        keep_rarest(idx, qw, stem, l); /* after the stems: snippets show every query word */
         /* Stems of one language only mean something in documents of that language. */
         parts.push_back(filtered(lang_query(idx, qw, stem, l), lang_filter(idx, l)));
     }

@@ -637,6 +637,23 @@ static void merged_shards_answer_the_same(void **state)
     assert_int_equal(testfs_rm_rf(own), 0);
 }
 
+/* A customer's e-mail pasted into the search box: only its rarest words are matched
+ * (search/query.cc, keep_rarest), and yet the article comes first and every word of the
+ * message that the excerpt shows is marked, the frequent "véhicule" included. */
+static void long_messages_find_and_mark(void **state)
+{
+    (void)state;
+    struct search_result *r = run(
+        "Bonjour, révision de mon véhicule à 15 000 km : prendre rendez-vous en ligne ou à "
+        "l'atelier ? Essai prévu ; la garantie couvre les pièces ? Merci",
+        "fr", SEARCH_SCOPE_PUBLIC, NULL);
+    assert_true(r->nhits >= 2);
+    assert_string_equal(r->hits[0].slug, "rendez-vous-revision");
+    assert_non_null(strstr(r->hits[0].snippet, "<mark>véhicule</mark>"));
+    assert_non_null(strstr(r->hits[0].snippet, "<mark>révision</mark>"));
+    search_result_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -648,6 +665,7 @@ int main(void)
         cmocka_unit_test(clear_and_uncommitted), cmocka_unit_test(reader_memory_follows_changes),
         cmocka_unit_test(merged_shards_answer_the_same), cmocka_unit_test(stop_words_alone),
         cmocka_unit_test(synonym_phrases_keep_their_words),
+        cmocka_unit_test(long_messages_find_and_mark),
     };
     layout_docs = 0;
     int failed = cmocka_run_group_tests_name("one shard", tests, setup, teardown);
