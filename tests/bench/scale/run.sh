@@ -17,6 +17,12 @@ start=$(date +%s.%N)
 end=$(date +%s.%N)
 python3 -c "print(f'kb import: $n articles in {$end - $start:.1f} s = {$n / ($end - $start):.0f} articles/s (parse, store, index)')"
 "$build/tests/bench/search-latency" "$tmp/kb.db" "$tmp/queries.txt"
+# Questions as customers type them (the relevance benchmark's editor sets: keywords and
+# informal sentences of 2-25 words), on the same index.
+tail -q -n +2 tests/bench/relevance/questions-editor.tsv tests/bench/relevance/questions-editor2.tsv |
+  cut -f1 > "$tmp/questions.txt"
+echo -n "customer questions: "
+"$build/tests/bench/search-latency" "$tmp/kb.db" "$tmp/questions.txt"
 /usr/bin/python3 tests/bench/scale/fts5-reference.py "$tmp/corpus" "$tmp/queries.txt"
 "$build/kb/kb" --db "$tmp/kb.db" serve --port 0 --threads 2 > "$tmp/serve.out" 2>/dev/null &
 server=$!
