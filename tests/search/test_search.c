@@ -637,6 +637,24 @@ static void merged_shards_answer_the_same(void **state)
     assert_int_equal(testfs_rm_rf(own), 0);
 }
 
+/* ?lang= of a language no article is written in: nothing, and no spelling suggestion that
+ * would lead nowhere either. */
+static void unknown_language_finds_nothing(void **state)
+{
+    (void)state;
+    const char *langs[] = {"zz", "xx-yy", "FR", "french"};
+    for (size_t i = 0; i < 4; i++) {
+        struct search_result *r = run("garentie véhicule", langs[i], SEARCH_SCOPE_PUBLIC, NULL);
+        assert_int_equal(r->nhits, 0);
+        assert_int_equal(r->total, 0);
+        assert_null(r->did_you_mean);
+        search_result_free(r);
+    }
+    struct search_result *r = run("garentie véhicule", "fr", SEARCH_SCOPE_PUBLIC, NULL);
+    assert_true(r->nhits > 0);
+    search_result_free(r);
+}
+
 /* A customer's e-mail pasted into the search box: only its rarest words are matched
  * (search/query.cc, keep_rarest), and yet the article comes first and every word of the
  * message that the excerpt shows is marked, the frequent "véhicule" included. */
@@ -666,6 +684,7 @@ int main(void)
         cmocka_unit_test(merged_shards_answer_the_same), cmocka_unit_test(stop_words_alone),
         cmocka_unit_test(synonym_phrases_keep_their_words),
         cmocka_unit_test(long_messages_find_and_mark),
+        cmocka_unit_test(unknown_language_finds_nothing),
     };
     layout_docs = 0;
     int failed = cmocka_run_group_tests_name("one shard", tests, setup, teardown);
