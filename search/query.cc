@@ -307,7 +307,7 @@ Xapian::Query both(const Xapian::Query &a, const Xapian::Query &b)
  * are frequent the matcher cannot skip any article: at 50,000 articles, 16 frequent words
  * took 16.8 ms (p50; p99 23.9), 32 words 39 ms. The rarest words are the ones that tell the
  * articles apart, and they keep the ranking: relevance benchmark unchanged at 10 (four
- * question sets), 0.833 -> 0.831 on the editors' questions at 8; 16 words then take 6.5 ms.
+ * question sets), 0.833 -> 0.831 on the editors' questions at 8; 16 words then take 6.5-8.9 ms.
  * Words no article has cost nothing and are all kept. */
 void keep_rarest(const search_index *idx, std::vector<qword> &qw, const Xapian::Stem &stem,
                  const std::string &lang)
