@@ -1,12 +1,8 @@
 #!/usr/bin/env bash
 # Build the RiveScript fuzzer with clang (libFuzzer + ASan + UBSan) and run it.
 # usage: tests/fuzz/run-bot-fuzz.sh [SECONDS]   (default 60)
-set -euo pipefail
-cd "$(dirname "$0")/../.."
+. "$(dirname "$0")/common.sh"
 secs=${1:-60}
-command -v clang >/dev/null ||
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang >/dev/null
-out=build-fuzz
 mkdir -p "$out/corpus-bot"
 # Seed with the RSTS sources and shipped rules.
 find ../shared/data/rsts content -name '*.yml' -o -name '*.rive' 2>/dev/null |

@@ -2,12 +2,8 @@
 # Build the search fuzzer with clang (libFuzzer + ASan + UBSan) and run it: any query text
 # against a small index (search/, the C++ over Xapian, instrumented too).
 # usage: tests/fuzz/run-search-fuzz.sh [SECONDS]   (default 60)
-set -euo pipefail
-cd "$(dirname "$0")/../.."
+. "$(dirname "$0")/common.sh"
 secs=${1:-60}
-command -v clang >/dev/null ||
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang >/dev/null
-out=build-fuzz
 mkdir -p "$out/search-obj" "$out/corpus-search"
 # Seeds: two parameter bytes, then a query (hostile ones from the integration tests' spirit).
 i=0
