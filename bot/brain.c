@@ -9,7 +9,7 @@
 
 #include <sodium.h>
 
-#include "kb/text.h"
+#include "kb/base/text.h"
 
 const char *bot_kvs_get(const struct bot_kvs *m, const char *k)
 {

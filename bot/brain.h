@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "bot/rivescript.h"
-#include "kb/buf.h"
+#include "kb/base/buf.h"
 
 #define BOT_MAX_STARS 32
 #define BOT_OUT_MAX (1u << 20) /* bytes of one reply, tags expanded */

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "bot/brain.h"
-#include "kb/buf.h"
+#include "kb/base/buf.h"
 
 #define BOT_FILE_MAX (8u << 20)
 

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "kb/err.h"
+#include "kb/base/err.h"
 
 struct bot_brain;
 

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "bot/brain.h"
-#include "kb/text.h"
+#include "kb/base/text.h"
 
 #define DEF_SEP '\x1f' /* joins the ^ lines of a definition (arrays split on it) */
 

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "bot/brain.h"
-#include "kb/text.h"
+#include "kb/base/text.h"
 
 #define TAG_MAX 4096
 #define MACRO_ARGS 32

@@ -17,7 +17,7 @@
 
 #include <stddef.h>
 
-#include "kb/err.h"
+#include "kb/base/err.h"
 
 #define BOT_UTF8 1u /* keep non-ASCII letters in messages, fold case with utf8proc */
 

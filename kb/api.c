@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kb/buf.h"
+#include "kb/base/buf.h"
 #include "kb/http.h"
 #include "kb/metrics.h"
 #include "kb/searchlog.h"

@@ -6,7 +6,7 @@
 
 #include <jansson.h>
 
-#include "kb/buf.h"
+#include "kb/base/buf.h"
 #include "search/search.h"
 
 /* The search response object:

@@ -32,8 +32,8 @@
 #include <jansson.h>
 #include <yaml.h>
 
-#include "kb/buf.h"
-#include "kb/text.h"
+#include "kb/base/buf.h"
+#include "kb/base/text.h"
 
 #define ARTICLE_MAX_TITLE 300
 #define ARTICLE_MAX_LIST 50

@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "kb/err.h"
+#include "kb/base/err.h"
 
 #define KB_ARTICLE_MAX_BYTES (1024 * 1024) /* a larger file is rejected */
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "bot/rivescript.h"
-#include "kb/buf.h"
+#include "kb/base/buf.h"
 #include "kb/indexer.h"
 #include "kb/store.h"
 #include "search/search.h"

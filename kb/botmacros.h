@@ -11,7 +11,7 @@
 #ifndef KB_BOTMACROS_H
 #define KB_BOTMACROS_H
 
-#include "kb/err.h"
+#include "kb/base/err.h"
 
 struct bot_brain;
 struct kb_bothost; /* opaque: a read-only store and search reader */

@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kb/buf.h"
-#include "kb/err.h"
+#include "kb/base/buf.h"
+#include "kb/base/err.h"
 #include "kb/server.h"
 #include "kb/store.h"
 #include "search/search.h"

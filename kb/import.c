@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include "kb/article.h"
-#include "kb/buf.h"
-#include "kb/log.h"
+#include "kb/base/buf.h"
+#include "kb/base/log.h"
 
 #define IMPORT_MAX_FILES 1000000
 

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "kb/err.h"
+#include "kb/base/err.h"
 #include "kb/store.h"
 
 struct kb_import_report {

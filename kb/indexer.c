@@ -23,8 +23,8 @@
 
 #include <jansson.h>
 
-#include "kb/buf.h"
-#include "kb/log.h"
+#include "kb/base/buf.h"
+#include "kb/base/log.h"
 #include "search/search.h"
 
 /* Articles per index commit. Xapian holds a commit's postings in maps (a node per posting)

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "kb/err.h"
+#include "kb/base/err.h"
 #include "kb/store.h"
 
 /* Apply every queued change to the index in index_dir (created if missing), commit it, then

@@ -5,8 +5,8 @@
 
 #include <stdint.h>
 
-#include "kb/buf.h"
-#include "kb/err.h"
+#include "kb/base/buf.h"
+#include "kb/base/err.h"
 #include "kb/store.h"
 
 enum kb_metric_route {

@@ -21,11 +21,11 @@
 
 #include "kb/http.h"
 #include "kb/i18n.h"
-#include "kb/log.h"
+#include "kb/base/log.h"
 #include "kb/metrics.h"
 #include "kb/searchlog.h"
 #include "kb/template.h"
-#include "kb/text.h"
+#include "kb/base/text.h"
 
 /* Some UI strings are printf formats ("%zu results"); they come from the fixed table in
  * i18n.c, never from input, and i18n.c keeps the same conversions in every language. */

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "kb/log.h"
+#include "kb/base/log.h"
 #include "kb/store.h"
 
 #define LOG_MAX_QUEUE 10000

@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "kb/err.h"
+#include "kb/base/err.h"
 
 /* Start the writer thread on its own connection to db_path. */
 enum kb_err kb_searchlog_start(const char *db_path) KB_MUST_CHECK;

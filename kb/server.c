@@ -29,10 +29,10 @@
 #include "kb/api.h"
 #include "kb/http.h"
 #include "kb/indexer.h"
-#include "kb/log.h"
+#include "kb/base/log.h"
 #include "kb/metrics.h"
 #include "kb/searchlog.h"
-#include "kb/text.h"
+#include "kb/base/text.h"
 
 #define SERVER_MEMORY_LIMIT (32 * 1024) /* per connection: request line + headers */
 #define SERVER_CONNECTIONS 1000

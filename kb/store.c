@@ -30,8 +30,8 @@
 #include <sqlite3.h>
 
 #include "kb/article.h"
-#include "kb/log.h"
-#include "kb/text.h"
+#include "kb/base/log.h"
+#include "kb/base/text.h"
 
 static const char *const migrations[] = {
     /* 1 */

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "kb/article.h"
-#include "kb/err.h"
+#include "kb/base/err.h"
 
 struct kb_store; /* opaque: one sqlite3 connection and its prepared statements */
 

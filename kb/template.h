@@ -4,8 +4,8 @@
 #ifndef KB_TEMPLATE_H
 #define KB_TEMPLATE_H
 
-#include "kb/buf.h"
-#include "kb/err.h"
+#include "kb/base/buf.h"
+#include "kb/base/err.h"
 
 struct kb_template; /* opaque: the parsed file */
 

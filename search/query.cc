@@ -30,8 +30,8 @@
 #include <vector>
 
 extern "C" {
-#include "kb/log.h"
-#include "kb/text.h"
+#include "kb/base/log.h"
+#include "kb/base/text.h"
 #include "search/internal.h"
 }
 

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kb/err.h"
+#include "kb/base/err.h"
 
 struct search_index; /* opaque */
 

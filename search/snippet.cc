@@ -26,7 +26,7 @@
 #include <vector>
 
 extern "C" {
-#include "kb/buf.h"
+#include "kb/base/buf.h"
 #include "search/internal.h"
 }
 

@@ -17,7 +17,7 @@
 
 #include "bot/cli.h"
 #include "bot/rivescript.h"
-#include "kb/buf.h"
+#include "kb/base/buf.h"
 
 /* Diagnostics collected as "file:line: E|W: message" lines. */
 static void collect(void *ctx, enum bot_severity sev, const char *file, unsigned line,

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kb/text.h"
+#include "kb/base/text.h"
 #include "search/search.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

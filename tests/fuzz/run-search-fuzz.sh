@@ -18,7 +18,7 @@ for f in search/index.cc search/writer.cc search/query.cc search/snippet.cc sear
   o="$out/search-obj/$(basename "$f").o"
   clang++ -std=c++17 $flags -c "$f" -o "$o"; objs+=("$o")
 done
-for f in search/words.c kb/text.c kb/buf.c kb/err.c kb/log.c; do
+for f in search/words.c kb/base/text.c kb/base/buf.c kb/base/err.c kb/base/log.c; do
   o="$out/search-obj/$(basename "$f").o"
   clang -std=c17 $flags -c "$f" -o "$o"; objs+=("$o")
 done

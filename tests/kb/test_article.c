@@ -11,8 +11,8 @@
 #include <cmocka.h>
 
 #include "kb/article.h"
-#include "kb/buf.h"
-#include "kb/text.h"
+#include "kb/base/buf.h"
+#include "kb/base/text.h"
 
 static struct kb_article *parse_ok(const char *src)
 {

@@ -1,6 +1,6 @@
 /* kb/text.c: Unicode helpers (see text.h). utf8proc does the Unicode work; we only choose
  * the option sets and handle ownership. */
-#include "kb/text.h"
+#include "kb/base/text.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* kb/log.c: the event log on stderr (see log.h). Thread-safe: one write(2) per line. */
-#include "kb/log.h"
+#include "kb/base/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 
 #include <jansson.h>
 
-#include "kb/buf.h"
+#include "kb/base/buf.h"
 
 static enum kb_log_level log_min = KB_LOG_INFO;
 static int log_json = -1;

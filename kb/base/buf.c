@@ -1,5 +1,5 @@
 /* kb/buf.c: bounded growable buffer (see buf.h). */
-#include "kb/buf.h"
+#include "kb/base/buf.h"
 
 #include <stdint.h>
 #include <stdio.h>

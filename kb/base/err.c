@@ -1,5 +1,5 @@
 /* kb/err.c: descriptions of enum kb_err, table-driven. */
-#include "kb/err.h"
+#include "kb/base/err.h"
 
 static const char *const kb_err_text[KB_ERR_COUNT] = {
     [KB_OK] = "success",

@@ -8,7 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-#include "kb/err.h"
+#include "kb/base/err.h"
 
 struct kb_buf {
     char *data;  /* NULL until the first append; owned */
