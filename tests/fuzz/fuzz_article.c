@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "kb/article.h"
+#include "kb/articles/article.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -133,7 +133,7 @@ test('static files, traversal and unknown pages', async () => {
   assert.match(css.headers.get('content-type'), /^text\/css/);
   const js = await getText(srv.base, '/static/kb.js');
   assert.match(js.headers.get('content-type'), /^text\/javascript/);
-  for (const p of ['/static/../kb/main.c', '/static/%2e%2e/README.md', '/static/.hidden']) {
+  for (const p of ['/static/../kb/cli/main.c', '/static/%2e%2e/README.md', '/static/.hidden']) {
     const r = await getText(srv.base, p);
     assert.equal(r.status, 404, p);
   }

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "kb/indexer.h"
+#include "kb/articles/indexer.h"
 #include "search/search.h"
 
 static int cmp_double(const void *a, const void *b)

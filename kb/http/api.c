@@ -1,0 +1,325 @@
+/* kb/http/api.c: the JSON API under /api/v1/ (contract: other tools rely on these shapes).
+ *
+ *   GET  search?q=&lang=&category=&limit=&offset=   ranked results, facets, did_you_mean
+ *   GET  suggest?q=&lang=                            titles for search-as-you-type
+ *   GET  articles/<slug>                             one public article
+ *   POST articles/<slug>/feedback  {"helpful":bool,"comment"?:string}
+ *   GET  categories?lang=
+ *   GET  healthz, metrics
+ * Errors: {"error":{"code","message"}} with the matching status. Anonymous callers only see
+ * public, published articles: the scope is fixed here and filtered in search/ and store. */
+#include "kb/http/api.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "kb/base/buf.h"
+#include "kb/http/route.h"
+#include "kb/http/metrics.h"
+#include "kb/http/searchlog.h"
+
+/* Search answers are built key by key: json_pack parses its format string at every call, and
+ * that scanner took about 4% of a search request's samples (perf of kb serve under wrk).
+ * Keys are constants (no UTF-8 check needed); values keep jansson's check. */
+static int put_str(json_t *o, const char *key, const char *v)
+{
+    return json_object_set_new_nocheck(o, key, json_string(v ? v : ""));
+}
+
+static json_t *hit_json(const struct search_hit *h)
+{
+    json_t *o = json_object();
+    struct kb_buf url;
+    kb_buf_init(&url, 512);
+    int bad = !o || kb_buf_puts(&url, "/a/") || kb_buf_puts(&url, h->slug) ||
+              put_str(o, "slug", h->slug) || put_str(o, "title", h->title) ||
+              put_str(o, "url", url.data) || put_str(o, "snippet", h->snippet) ||
+              json_object_set_new_nocheck(o, "score", json_real(h->score)) ||
+              put_str(o, "category", h->category) || put_str(o, "lang", h->lang);
+    kb_buf_release(&url);
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+json_t *kb_http_search_json(const struct search_result *r, int64_t search_id)
+{
+    json_t *out = json_object(), *results = json_array(), *cats = json_object();
+    json_t *facets = json_object();
+    if (!out || !results || !cats || !facets)
+        goto fail;
+    for (size_t i = 0; i < r->nhits; i++)
+        if (json_array_append_new(results, hit_json(&r->hits[i])))
+            goto fail;
+    for (size_t i = 0; i < r->nfacets; i++)
+        if (json_object_set_new(cats, r->facets[i].value,
+                                json_integer((json_int_t)r->facets[i].count)))
+            goto fail;
+    /* set_new takes the reference even when it fails: nothing to release after this. */
+    int bad = json_object_set_new_nocheck(out, "results", results) |
+              json_object_set_new_nocheck(out, "total", json_integer((json_int_t)r->total)) |
+              json_object_set_new_nocheck(facets, "category", cats) |
+              json_object_set_new_nocheck(out, "facets", facets) |
+              json_object_set_new_nocheck(out, "did_you_mean", r->did_you_mean
+                                                                  ? json_string(r->did_you_mean)
+                                                                  : json_null()) |
+              json_object_set_new_nocheck(out, "took_ms", json_real(r->took_ms));
+    if (!bad && search_id)
+        bad = json_object_set_new_nocheck(out, "search_id", json_integer(search_id));
+    if (bad) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+fail:
+    json_decref(out);
+    json_decref(results);
+    json_decref(cats);
+    json_decref(facets);
+    return NULL;
+}
+
+static void index_unavailable(struct kb_resp *resp)
+{
+    kb_resp_json_error(resp, 503, "index_unavailable", "the search index is not available");
+}
+
+void kb_api_search(struct kb_req *req, struct kb_resp *resp)
+{
+    long limit, offset;
+    if (kb_req_int(req, "limit", 1, 100, 10, &limit) ||
+        kb_req_int(req, "offset", 0, 10000, 0, &offset)) {
+        kb_resp_json_error(resp, 400, "invalid_parameter",
+                           "limit must be 1-100 and offset 0-10000");
+        return;
+    }
+    const char *q = kb_req_arg(req, "q");
+    struct search_index *idx = kb_worker_index(req->w, req->cfg->db_path);
+    if (!idx) {
+        index_unavailable(resp);
+        return;
+    }
+    struct search_query sq = {
+        .text = q ? q : "",
+        .lang = kb_req_arg(req, "lang"),
+        .category = kb_req_arg(req, "category"),
+        .scope = SEARCH_SCOPE_PUBLIC,
+        .offset = (size_t)offset,
+        .limit = (size_t)limit,
+    };
+    struct search_result *r = NULL;
+    enum kb_err err = search_run(idx, &sq, &r);
+    if (err) {
+        kb_resp_json_error(resp, 503, "search_failed", kb_strerror(err));
+        return;
+    }
+    int64_t id = 0;
+    if (q) {
+        id = kb_searchlog_new_id();
+        kb_searchlog_query(id, q, sq.lang, (int64_t)r->total);
+        kb_metrics_search(r->total, r->took_ms);
+    }
+    kb_resp_json(resp, kb_http_search_json(r, id));
+    search_result_free(r);
+}
+
+void kb_api_suggest(struct kb_req *req, struct kb_resp *resp)
+{
+    const char *q = kb_req_arg(req, "q");
+    json_t *list = json_array();
+    struct search_index *idx = kb_worker_index(req->w, req->cfg->db_path);
+    if (!idx) {
+        json_decref(list);
+        index_unavailable(resp);
+        return;
+    }
+    if (q && list) {
+        struct search_result *r = NULL;
+        if (search_suggest(idx, q, kb_req_arg(req, "lang"), SEARCH_SCOPE_PUBLIC, 8, &r) ==
+            KB_OK) {
+            for (size_t i = 0; i < r->nhits; i++) {
+                struct kb_buf url;
+                kb_buf_init(&url, 512);
+                if (!kb_buf_puts(&url, "/a/") && !kb_buf_puts(&url, r->hits[i].slug))
+                    json_array_append_new(
+                        list, json_pack("{s:s, s:s, s:s, s:s}", "title", r->hits[i].title,
+                                        "slug", r->hits[i].slug, "url", url.data, "lang",
+                                        r->hits[i].lang ? r->hits[i].lang : ""));
+                kb_buf_release(&url);
+            }
+            search_result_free(r);
+        }
+    }
+    kb_resp_json(resp, json_pack("{s:o}", "suggestions", list ? list : json_array()));
+    resp->cache = "public, max-age=60";
+}
+
+static json_t *json_or_empty_array(const char *s)
+{
+    json_t *j = json_loads(s, 0, NULL);
+    if (!j || !json_is_array(j)) {
+        json_decref(j);
+        j = json_array();
+    }
+    return j;
+}
+
+static void article_get(struct kb_req *req, struct kb_resp *resp, const char *slug)
+{
+    struct kb_article_row *a = NULL;
+    enum kb_err err = kb_store_get_slug(req->w->st, slug, KB_SCOPE_PUBLIC, &a);
+    if (!err)
+        err = kb_article_render_row(a, KB_ARTICLE_HTML | KB_ARTICLE_TEXT);
+    if (err == KB_ENOTFOUND) {
+        kb_resp_json_error(resp, 404, "not_found", "no such article");
+        return;
+    }
+    if (err) {
+        kb_article_row_free(a);
+        kb_resp_json_error(resp, 503, "unavailable", kb_strerror(err));
+        return;
+    }
+    struct kb_article_row **tr = NULL;
+    size_t ntr = 0;
+    json_t *translations = json_array();
+    if (kb_store_translations(req->w->st, a, KB_SCOPE_PUBLIC, &tr, &ntr) == KB_OK) {
+        for (size_t i = 0; i < ntr; i++)
+            json_array_append_new(translations, json_pack("{s:s, s:s, s:s}", "slug",
+                                                          tr[i]->slug, "lang", tr[i]->lang,
+                                                          "title", tr[i]->title));
+        kb_article_rows_free(tr, ntr);
+    }
+    struct kb_buf url;
+    kb_buf_init(&url, 512);
+    KB_IGNORE(kb_buf_printf(&url, "/a/%s", a->slug));
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:s, s:I, s:I, s:o, s:{s:I, s:I}}",
+        "slug", a->slug, "title", a->title, "lang", a->lang, "category", a->category,
+        "category_slug", a->category_slug, "tags", json_or_empty_array(a->tags), "questions",
+        json_or_empty_array(a->questions), "html", a->html, "text", a->text, "url",
+        url.data ? url.data : "", "revision", (json_int_t)a->revision, "updated_at",
+        (json_int_t)a->updated_at, "translations", translations, "feedback", "helpful_yes",
+        (json_int_t)a->helpful_yes, "helpful_no", (json_int_t)a->helpful_no);
+    kb_buf_release(&url);
+    kb_article_row_free(a);
+    kb_resp_json(resp, o);
+}
+
+static void article_feedback(struct kb_req *req, struct kb_resp *resp, const char *slug)
+{
+    json_error_t jerr;
+    json_t *in = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *helpful = in ? json_object_get(in, "helpful") : NULL;
+    json_t *comment = in ? json_object_get(in, "comment") : NULL;
+    if (!in || !json_is_object(in) || !json_is_boolean(helpful) ||
+        (comment && !json_is_null(comment) && !json_is_string(comment))) {
+        json_decref(in);
+        kb_resp_json_error(resp, 400, "invalid_body",
+                           "expected a JSON object {\"helpful\": true|false, \"comment\": "
+                           "optional string}");
+        return;
+    }
+    const char *text = json_is_string(comment) ? json_string_value(comment) : NULL;
+    if (text && strlen(text) > 2000) {
+        json_decref(in);
+        kb_resp_json_error(resp, 400, "invalid_body", "comment longer than 2000 bytes");
+        return;
+    }
+    struct kb_article_row *a = NULL;
+    enum kb_err err = kb_store_get_slug(req->w->st, slug, KB_SCOPE_PUBLIC, &a);
+    if (!err)
+        err = kb_store_feedback(req->w->st, a->id, json_is_true(helpful), text);
+    json_decref(in);
+    if (err == KB_ENOTFOUND) {
+        kb_resp_json_error(resp, 404, "not_found", "no such article");
+    } else if (err) {
+        kb_resp_json_error(resp, 503, "unavailable", kb_strerror(err));
+    } else {
+        kb_resp_json(resp, json_pack("{s:b, s:s}", "recorded", 1, "slug", a->slug));
+        resp->status = 201;
+    }
+    kb_article_row_free(a);
+}
+
+void kb_api_article(struct kb_req *req, struct kb_resp *resp)
+{
+    char slug[128];
+    const char *slash = strchr(req->rest, '/');
+    size_t n = slash ? (size_t)(slash - req->rest) : strlen(req->rest);
+    if (n >= sizeof slug) {
+        kb_resp_json_error(resp, 404, "not_found", "no such article");
+        return;
+    }
+    memcpy(slug, req->rest, n);
+    slug[n] = 0;
+    int is_post = strcmp(req->method, "POST") == 0;
+    if (!kb_article_slug_valid(slug) ||
+        (slash && (strcmp(slash, "/feedback") != 0 || !is_post)) || (!slash && is_post)) {
+        if (is_post && !slash)
+            kb_resp_json_error(resp, 405, "method_not_allowed", "use GET for articles");
+        else
+            kb_resp_json_error(resp, 404, "not_found", "no such article");
+        return;
+    }
+    if (is_post)
+        article_feedback(req, resp, slug);
+    else
+        article_get(req, resp, slug);
+}
+
+void kb_api_categories(struct kb_req *req, struct kb_resp *resp)
+{
+    struct kb_category *cats = NULL;
+    size_t n = 0;
+    enum kb_err err =
+        kb_store_categories(req->w->st, KB_SCOPE_PUBLIC, kb_req_arg(req, "lang"), &cats, &n);
+    if (err) {
+        kb_resp_json_error(resp, 503, "unavailable", kb_strerror(err));
+        return;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < n; i++) {
+        struct kb_buf url;
+        kb_buf_init(&url, 512);
+        KB_IGNORE(kb_buf_printf(&url, "/c/%s?lang=%s", cats[i].slug, cats[i].lang));
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:s}", "name", cats[i].name,
+                                              "slug", cats[i].slug, "lang", cats[i].lang,
+                                              "count", (json_int_t)cats[i].count, "url",
+                                              url.data ? url.data : ""));
+        kb_buf_release(&url);
+    }
+    kb_categories_free(cats, n);
+    kb_resp_json(resp, json_pack("{s:o}", "categories", list ? list : json_array()));
+}
+
+void kb_api_healthz(struct kb_req *req, struct kb_resp *resp)
+{
+    int64_t articles = 0, published = 0, queue = 0;
+    struct search_index *idx = kb_worker_index(req->w, req->cfg->db_path);
+    if (!idx || kb_store_counts(req->w->st, &articles, &published, &queue) != KB_OK) {
+        kb_resp_json_error(resp, 503, "not_ready", "database or index not available");
+        return;
+    }
+    kb_resp_json(resp, json_pack("{s:s, s:I, s:I, s:I}", "status", "ok", "articles",
+                                 (json_int_t)articles, "indexed",
+                                 (json_int_t)search_index_count(idx), "index_queue",
+                                 (json_int_t)queue));
+}
+
+void kb_api_metrics(struct kb_req *req, struct kb_resp *resp)
+{
+    if (kb_metrics_render(&resp->body, req->w->st)) {
+        kb_resp_json_error(resp, 500, "internal", "metrics too large");
+        return;
+    }
+    resp->status = 200;
+    resp->ctype = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+void kb_api_not_found(struct kb_req *req, struct kb_resp *resp)
+{
+    (void)req;
+    kb_resp_json_error(resp, 404, "not_found", "no such endpoint");
+}

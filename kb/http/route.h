@@ -1,0 +1,108 @@
+/* kb/http/route.h: what route handlers (api.c, pages.c) see of a request, and what they
+ * fill in. Internal to kb/: the server owns both structures for the request's lifetime.
+ *
+ * Validation happens at the edge: every route declares the query parameters it accepts with
+ * a byte limit; the server rejects over-long or non-UTF-8 values with 400 before the handler
+ * runs, so kb_req_arg() only ever returns validated text. */
+#ifndef KB_HTTP_ROUTE_H
+#define KB_HTTP_ROUTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kb/base/buf.h"
+#include "kb/base/err.h"
+#include "kb/http/server.h"
+#include "kb/articles/article.h"
+#include "kb/store/articles.h"
+#include "kb/store/feedback.h"
+#include "search/search.h"
+
+#define KB_HTTP_MAX_BODY (16 * 1024)  /* request bodies (feedback) */
+#define KB_HTTP_MAX_URL 4096          /* request target, query included */
+#define KB_HTTP_MAX_RESPONSE (8 * 1024 * 1024)
+
+/* Per-thread resources: a SQLite connection and a Xapian reader, opened on first use. */
+struct kb_worker {
+    struct kb_store *st;
+    struct search_index *idx;
+    int64_t idx_checked_ms; /* last time the reader looked for a newer index */
+};
+
+struct kb_param {
+    const char *name;
+    size_t max;  /* byte limit of the value */
+};
+
+#define KB_REQ_MAX_PARAMS 8
+
+struct kb_req {
+    void *conn;                    /* struct MHD_Connection */
+    const char *method;
+    const char *path;              /* decoded path, no query */
+    const char *rest;              /* path after the route's prefix */
+    const char *body;
+    size_t body_len;
+    const char *content_type;      /* request Content-Type or "" */
+    const struct kb_http_config *cfg;
+    struct kb_worker *w;
+    const struct kb_param *params; /* what the route accepts */
+    const char *values[KB_REQ_MAX_PARAMS];
+};
+
+struct kb_resp {
+    unsigned status;
+    const char *ctype;
+    const char *cache;     /* Cache-Control value, NULL = no-store for dynamic content */
+    char *location;        /* redirect target (owned), NULL when none */
+    char *allow;           /* Allow header for 405 (static string) */
+    struct kb_buf body;
+};
+
+/* The validated value of a declared query parameter, or NULL when absent or empty. */
+const char *kb_req_arg(const struct kb_req *req, const char *name);
+/* A declared integer parameter in [lo, hi]; def when absent. KB_EINVAL when malformed. */
+enum kb_err kb_req_int(const struct kb_req *req, const char *name, long lo, long hi, long def,
+                       long *out) KB_MUST_CHECK;
+/* A request header (NULL when absent). */
+const char *kb_req_header(const struct kb_req *req, const char *name);
+
+/* JSON error body {"error":{"code","message"}} with that status. */
+void kb_resp_json_error(struct kb_resp *resp, unsigned status, const char *code,
+                        const char *message);
+/* Serialise o (takes the reference) as the JSON body with status 200. */
+void kb_resp_json(struct kb_resp *resp, void *json_t_o);
+/* 303 See Other to a local path (copied). */
+void kb_resp_redirect(struct kb_resp *resp, const char *location);
+
+/* The search reader of this thread, fresh enough (reopened at most once a second). */
+struct search_index *kb_worker_index(struct kb_worker *w, const char *db_path);
+
+/* Route handlers. */
+typedef void (*kb_handler)(struct kb_req *req, struct kb_resp *resp);
+
+/* api.c */
+void kb_api_search(struct kb_req *req, struct kb_resp *resp);
+void kb_api_suggest(struct kb_req *req, struct kb_resp *resp);
+void kb_api_article(struct kb_req *req, struct kb_resp *resp);
+void kb_api_categories(struct kb_req *req, struct kb_resp *resp);
+void kb_api_healthz(struct kb_req *req, struct kb_resp *resp);
+void kb_api_metrics(struct kb_req *req, struct kb_resp *resp);
+void kb_api_not_found(struct kb_req *req, struct kb_resp *resp);
+
+/* pages.c */
+void kb_page_home(struct kb_req *req, struct kb_resp *resp);
+void kb_page_category(struct kb_req *req, struct kb_resp *resp);
+void kb_page_article(struct kb_req *req, struct kb_resp *resp);
+void kb_page_feedback(struct kb_req *req, struct kb_resp *resp);
+void kb_page_search(struct kb_req *req, struct kb_resp *resp);
+void kb_page_sitemap(struct kb_req *req, struct kb_resp *resp);
+void kb_page_robots(struct kb_req *req, struct kb_resp *resp);
+void kb_page_not_found(struct kb_req *req, struct kb_resp *resp);
+void kb_page_error(struct kb_resp *resp, unsigned status, const char *lang);
+/* Load web/templates/layout.html; -1 when missing. */
+int kb_pages_init(const char *web_dir);
+void kb_pages_release(void);
+
+#endif

@@ -1,0 +1,592 @@
+/* kb/http/server.c: the HTTP server on libmicrohttpd (internal thread pool, epoll).
+ *
+ * Request life: MHD calls access_handler first with no context (we allocate one), then with
+ * body chunks (buffered up to KB_HTTP_MAX_BODY; more is answered 413), then once with no
+ * data: we find the route, validate its declared parameters (length, UTF-8), call the
+ * handler, and queue its response with the security headers every response carries.
+ *
+ * Threads: each pool thread lazily opens its own SQLite connection and Xapian reader
+ * (struct kb_worker, in thread-local storage, closed by the key destructor). Start-up first
+ * replays the index queue, which repairs a crash between a SQLite and a Xapian commit. */
+#include "kb/http/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "kb/http/api.h"
+#include "kb/http/route.h"
+#include "kb/articles/indexer.h"
+#include "kb/base/log.h"
+#include "kb/http/metrics.h"
+#include "kb/http/searchlog.h"
+#include "kb/base/text.h"
+
+#define SERVER_MEMORY_LIMIT (32 * 1024) /* per connection: request line + headers */
+#define SERVER_CONNECTIONS 1000
+#define SERVER_TIMEOUT 30                /* seconds of inactivity */
+#define STATIC_MAX (4 * 1024 * 1024)
+
+static const char *const security_headers[][2] = {
+    {"Content-Security-Policy",
+     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+     "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+     "frame-ancestors 'none'"},
+    {"X-Content-Type-Options", "nosniff"},
+    {"X-Frame-Options", "DENY"},
+    {"Referrer-Policy", "same-origin"},
+    {"Cross-Origin-Opener-Policy", "same-origin"},
+};
+
+/* ---- routes -------------------------------------------------------------------------- */
+
+static const struct kb_param p_search[] = {{"q", 4096}, {"lang", 16},  {"category", 200},
+                                           {"limit", 8}, {"offset", 8}, {"page", 8},
+                                           {"internal", 1}, {NULL, 0}};
+static const struct kb_param p_suggest[] = {{"q", 500}, {"lang", 16}, {NULL, 0}};
+static const struct kb_param p_lang[] = {{"lang", 16}, {NULL, 0}};
+static const struct kb_param p_article[] = {{"lang", 16}, {"s", 24}, {"thanks", 1}, {NULL, 0}};
+static const struct kb_param p_none[] = {{NULL, 0}};
+
+struct route {
+    const char *method;  /* "GET" also answers HEAD */
+    const char *path;    /* exact path, or prefix when it ends with '/' */
+    kb_handler fn;
+    const struct kb_param *params;
+    enum kb_metric_route metric;
+    int api;             /* errors as JSON */
+};
+
+static const struct route routes[] = {
+    {"GET", "/", kb_page_home, p_lang, KB_ROUTE_PAGE, 0},
+    {"GET", "/search", kb_page_search, p_search, KB_ROUTE_PAGE, 0},
+    {"GET", "/a/", kb_page_article, p_article, KB_ROUTE_PAGE, 0},
+    {"POST", "/a/", kb_page_feedback, p_article, KB_ROUTE_PAGE, 0},
+    {"GET", "/c/", kb_page_category, p_lang, KB_ROUTE_PAGE, 0},
+    {"GET", "/sitemap.xml", kb_page_sitemap, p_none, KB_ROUTE_PAGE, 0},
+    {"GET", "/robots.txt", kb_page_robots, p_none, KB_ROUTE_PAGE, 0},
+    {"GET", "/healthz", kb_api_healthz, p_none, KB_ROUTE_OTHER, 1},
+    {"GET", "/metrics", kb_api_metrics, p_none, KB_ROUTE_OTHER, 1},
+    {"GET", "/api/v1/healthz", kb_api_healthz, p_none, KB_ROUTE_OTHER, 1},
+    {"GET", "/api/v1/metrics", kb_api_metrics, p_none, KB_ROUTE_OTHER, 1},
+    {"GET", "/api/v1/search", kb_api_search, p_search, KB_ROUTE_API_SEARCH, 1},
+    {"GET", "/api/v1/suggest", kb_api_suggest, p_suggest, KB_ROUTE_API_OTHER, 1},
+    {"GET", "/api/v1/categories", kb_api_categories, p_lang, KB_ROUTE_API_OTHER, 1},
+    {"GET", "/api/v1/articles/", kb_api_article, p_lang, KB_ROUTE_API_OTHER, 1},
+    {"POST", "/api/v1/articles/", kb_api_article, p_none, KB_ROUTE_API_OTHER, 1},
+};
+
+/* ---- shared state -------------------------------------------------------------------- */
+
+static const struct kb_http_config *server_cfg;
+static pthread_key_t worker_key;
+
+static void worker_free(void *p)
+{
+    struct kb_worker *w = p;
+    if (!w)
+        return;
+    kb_store_free(w->st);
+    search_index_free(w->idx);
+    free(w);
+}
+
+/* This thread's worker, opened on first use; NULL when the database cannot be opened. */
+static struct kb_worker *worker_get(void)
+{
+    struct kb_worker *w = pthread_getspecific(worker_key);
+    if (w)
+        return w;
+    w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    if (kb_store_open(server_cfg->db_path, false, &w->st) != KB_OK) {
+        free(w);
+        return NULL;
+    }
+    pthread_setspecific(worker_key, w);
+    return w;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct search_index *kb_worker_index(struct kb_worker *w, const char *db_path)
+{
+    int64_t now = now_ms();
+    if (!w->idx) {
+        char *dir = kb_indexer_dir_for(db_path);
+        if (!dir)
+            return NULL;
+        enum kb_err err = search_index_open(dir, false, &w->idx);
+        free(dir);
+        if (err) {
+            w->idx = NULL;
+            return NULL;
+        }
+        w->idx_checked_ms = now;
+    } else if (now - w->idx_checked_ms >= 1000) {
+        /* Another process (kb import) may have committed: pick it up, at most once a
+         * second per thread so that searches never pay for it. */
+        KB_IGNORE(search_index_reopen(w->idx));
+        w->idx_checked_ms = now;
+    }
+    return w->idx;
+}
+
+/* ---- request helpers ----------------------------------------------------------------- */
+
+const char *kb_req_arg(const struct kb_req *req, const char *name)
+{
+    for (size_t i = 0; req->params && req->params[i].name && i < KB_REQ_MAX_PARAMS; i++)
+        if (strcmp(req->params[i].name, name) == 0)
+            return req->values[i] && *req->values[i] ? req->values[i] : NULL;
+    return NULL;
+}
+
+enum kb_err kb_req_int(const struct kb_req *req, const char *name, long lo, long hi, long def,
+                       long *out)
+{
+    const char *s = kb_req_arg(req, name);
+    *out = def;
+    if (!s)
+        return KB_OK;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return KB_EINVAL;
+    *out = (long)v;
+    return KB_OK;
+}
+
+const char *kb_req_header(const struct kb_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+void kb_resp_json_error(struct kb_resp *resp, unsigned status, const char *code,
+                        const char *message)
+{
+    json_t *o = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message);
+    kb_resp_json(resp, o);
+    resp->status = status;
+}
+
+/* json_dump_callback sink: straight into the response body, no intermediate string. */
+static int dump_to_buf(const char *buffer, size_t size, void *data)
+{
+    return kb_buf_append(data, buffer, size) == KB_OK ? 0 : -1;
+}
+
+void kb_resp_json(struct kb_resp *resp, void *o)
+{
+    json_t *j = o;
+    kb_buf_clear(&resp->body);
+    int failed = !j || json_dump_callback(j, dump_to_buf, &resp->body, KB_API_JSON_FLAGS) != 0;
+    json_decref(j);
+    resp->ctype = "application/json; charset=utf-8";
+    if (failed) {
+        kb_buf_clear(&resp->body);
+        KB_IGNORE(kb_buf_puts(&resp->body, "{\"error\":{\"code\":\"internal\","
+                                       "\"message\":\"out of memory\"}}"));
+        resp->status = 500;
+    } else {
+        resp->status = 200;
+    }
+}
+
+void kb_resp_redirect(struct kb_resp *resp, const char *location)
+{
+    free(resp->location);
+    resp->location = strdup(location);
+    resp->status = 303;
+    resp->ctype = "text/plain; charset=utf-8";
+    kb_buf_clear(&resp->body);
+}
+
+/* ---- static files -------------------------------------------------------------------- */
+
+static const char *mime_for(const char *name)
+{
+    static const char *const types[][2] = {
+        {".css", "text/css; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".svg", "image/svg+xml"},
+        {".png", "image/png"},
+        {".ico", "image/x-icon"},
+        {".json", "application/json; charset=utf-8"},
+        {".txt", "text/plain; charset=utf-8"},
+        {".woff2", "font/woff2"},
+    };
+    const char *dot = strrchr(name, '.');
+    for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(dot, types[i][0]) == 0)
+            return types[i][1];
+    return "application/octet-stream";
+}
+
+static void serve_static(struct kb_req *req, struct kb_resp *resp, const char *name)
+{
+    /* Only plain names: no '..', no hidden files, no sub-folders. */
+    size_t n = strlen(name);
+    int ok = n > 0 && n < 100 && name[0] != '.';
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+             (name[i] >= '0' && name[i] <= '9') || name[i] == '-' || name[i] == '_' ||
+             name[i] == '.';
+    if (!ok || strstr(name, "..")) {
+        kb_page_not_found(req, resp);
+        return;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/static/%s", req->cfg->web_dir, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size > STATIC_MAX) {
+        if (fd >= 0)
+            close(fd);
+        kb_page_not_found(req, resp);
+        return;
+    }
+    kb_buf_clear(&resp->body);
+    char chunk[65536];
+    ssize_t k;
+    enum kb_err err = KB_OK;
+    while (!err && (k = read(fd, chunk, sizeof chunk)) > 0)
+        err = kb_buf_append(&resp->body, chunk, (size_t)k);
+    close(fd);
+    resp->status = err ? 500 : 200;
+    resp->ctype = mime_for(name);
+    resp->cache = "public, max-age=3600";
+}
+
+/* ---- MHD glue ------------------------------------------------------------------------ */
+
+struct conn_ctx {
+    struct kb_buf body;
+    int too_big;
+    struct timespec t0;
+};
+
+static void request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                              enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    struct conn_ctx *ctx = *con_cls;
+    if (ctx) {
+        kb_buf_release(&ctx->body);
+        free(ctx);
+        *con_cls = NULL;
+    }
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *c, struct kb_resp *resp)
+{
+    size_t len = resp->body.len;
+    char *data = kb_buf_detach(&resp->body);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, data ? data : (char *)"", data ? MHD_RESPMEM_MUST_FREE
+                                                                            : MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        free(data);
+        return MHD_NO;
+    }
+    for (size_t i = 0; i < sizeof security_headers / sizeof security_headers[0]; i++)
+        MHD_add_response_header(r, security_headers[i][0], security_headers[i][1]);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            resp->ctype ? resp->ctype : "text/plain; charset=utf-8");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, resp->cache ? resp->cache
+                                                                          : "no-store");
+    if (resp->location)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, resp->location);
+    if (resp->allow)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow);
+    enum MHD_Result ret = MHD_queue_response(c, resp->status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static const struct route *find_route(const char *method, const char *path, int *method_ok)
+{
+    *method_ok = 1;
+    const struct route *path_match = NULL;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        const struct route *r = &routes[i];
+        size_t n = strlen(r->path);
+        int hit = r->path[n - 1] == '/' && n > 1 ? strncmp(path, r->path, n) == 0 && path[n]
+                                                 : strcmp(path, r->path) == 0;
+        if (!hit)
+            continue;
+        path_match = r;
+        if (strcmp(method, r->method) == 0 ||
+            (strcmp(method, "HEAD") == 0 && strcmp(r->method, "GET") == 0))
+            return r;
+    }
+    if (path_match)
+        *method_ok = 0;
+    return NULL;
+}
+
+static int path_is_api(const char *path)
+{
+    return strncmp(path, "/api/", 5) == 0 || strcmp(path, "/healthz") == 0 ||
+           strcmp(path, "/metrics") == 0;
+}
+
+/* Fill req->values from the query string per the route's declarations. Returns 0, or -1
+ * with resp filled with a 400. */
+static int validate_params(struct kb_req *req, struct kb_resp *resp, int api)
+{
+    for (size_t i = 0; req->params[i].name && i < KB_REQ_MAX_PARAMS; i++) {
+        const char *v =
+            MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, req->params[i].name);
+        req->values[i] = v;
+        if (!v)
+            continue;
+        size_t n = strlen(v);
+        const char *why = NULL;
+        if (n > req->params[i].max)
+            why = "is too long";
+        else if (!kb_text_valid_utf8(v, n))
+            why = "is not valid UTF-8";
+        if (why) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "parameter '%s' %s (at most %zu bytes of UTF-8 text)",
+                     req->params[i].name, why, req->params[i].max);
+            if (api)
+                kb_resp_json_error(resp, 400, "invalid_parameter", msg);
+            else
+                kb_page_error(resp, 400, NULL);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls)
+{
+    (void)cls;
+    (void)version;
+    struct conn_ctx *ctx = *con_cls;
+    if (!ctx) {
+        ctx = calloc(1, sizeof *ctx);
+        if (!ctx)
+            return MHD_NO;
+        kb_buf_init(&ctx->body, KB_HTTP_MAX_BODY);
+        clock_gettime(CLOCK_MONOTONIC, &ctx->t0);
+        *con_cls = ctx;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!ctx->too_big && kb_buf_append(&ctx->body, upload_data, *upload_data_size))
+            ctx->too_big = 1;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+
+    struct kb_resp resp = {.status = 200};
+    kb_buf_init(&resp.body, KB_HTTP_MAX_RESPONSE);
+    struct kb_req req = {
+        .conn = c,
+        .method = method,
+        .path = url,
+        .body = ctx->body.data ? ctx->body.data : "",
+        .body_len = ctx->body.len,
+        .cfg = server_cfg,
+        .params = p_none,
+    };
+    req.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    if (!req.content_type)
+        req.content_type = "";
+    int api = path_is_api(url);
+    enum kb_metric_route metric = api ? KB_ROUTE_API_OTHER : KB_ROUTE_OTHER;
+    int method_ok = 1;
+    const struct route *rt = NULL;
+
+    if (strlen(url) > KB_HTTP_MAX_URL) {
+        if (api)
+            kb_resp_json_error(&resp, 414, "uri_too_long", "request target too long");
+        else
+            kb_page_error(&resp, 414, NULL);
+    } else if (ctx->too_big) {
+        kb_resp_json_error(&resp, 413, "body_too_large", "request body too large");
+    } else if (strncmp(url, "/static/", 8) == 0 &&
+               (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)) {
+        metric = KB_ROUTE_STATIC;
+        serve_static(&req, &resp, url + 8);
+    } else if (!(rt = find_route(method, url, &method_ok))) {
+        if (!method_ok) {
+            resp.allow = (char *)"GET, HEAD, POST";
+            if (api)
+                kb_resp_json_error(&resp, 405, "method_not_allowed", "method not allowed");
+            else
+                kb_page_error(&resp, 405, NULL);
+        } else if (api) {
+            kb_api_not_found(&req, &resp);
+        } else {
+            kb_page_not_found(&req, &resp);
+        }
+    } else {
+        metric = rt->metric;
+        req.params = rt->params;
+        size_t n = strlen(rt->path);
+        req.rest = rt->path[n - 1] == '/' ? url + n : "";
+        req.w = worker_get();
+        if (!req.w) {
+            if (rt->api)
+                kb_resp_json_error(&resp, 503, "unavailable", "database unavailable");
+            else
+                kb_page_error(&resp, 503, NULL);
+        } else if (validate_params(&req, &resp, rt->api) == 0) {
+            rt->fn(&req, &resp);
+        }
+    }
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    kb_metrics_request(metric, resp.status,
+                       (double)(t1.tv_sec - ctx->t0.tv_sec) +
+                           (double)(t1.tv_nsec - ctx->t0.tv_nsec) / 1e9);
+    enum MHD_Result ret = send_resp(c, &resp);
+    kb_buf_release(&resp.body);
+    free(resp.location);
+    return ret;
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------- */
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void log_mhd(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = 0;
+    kb_log(KB_LOG_DEBUG, "http: %s", msg);
+}
+
+int kb_http_run(const struct kb_http_config *cfg)
+{
+    server_cfg = cfg;
+    int rc = -1;
+    struct MHD_Daemon *d = NULL;
+    int log_started = 0, key_made = 0;
+
+    /* Repair: apply index changes a crash may have left between the two commits. */
+    struct kb_store *st = NULL;
+    enum kb_err err = kb_store_open(cfg->db_path, false, &st);
+    if (err) {
+        kb_log(KB_LOG_ERROR, "cannot open database %s", cfg->db_path);
+        return -1;
+    }
+    char *idx = kb_indexer_dir_for(cfg->db_path);
+    size_t replayed = 0;
+    err = idx ? kb_indexer_run(st, idx, false, &replayed) : KB_ENOMEM;
+    if (!err) {
+        /* Make sure a reader can open the index even for an empty database. */
+        struct search_index *w = NULL;
+        err = search_index_open(idx, true, &w);
+        if (!err)
+            err = search_index_commit(w);
+        search_index_free(w);
+    }
+    free(idx);
+    kb_store_free(st);
+    if (err) {
+        kb_log(KB_LOG_ERROR, "cannot prepare the search index: %s", kb_strerror(err));
+        return -1;
+    }
+    if (replayed)
+        kb_log(KB_LOG_INFO, "applied %zu pending index changes", replayed);
+    if (kb_pages_init(cfg->web_dir) != 0) {
+        kb_log(KB_LOG_ERROR, "cannot read templates from %s/templates (use --web DIR)",
+               cfg->web_dir);
+        return -1;
+    }
+    if (pthread_key_create(&worker_key, worker_free) != 0)
+        goto out;
+    key_made = 1;
+    if (kb_searchlog_start(cfg->db_path) != KB_OK)
+        goto out;
+    log_started = 1;
+
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
+    if (inet_pton(AF_INET, cfg->bind, &addr.sin_addr) != 1) {
+        kb_log(KB_LOG_ERROR, "--bind must be an IPv4 address (got %s)", cfg->bind);
+        goto out;
+    }
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : ncpu > 0 ? (unsigned)ncpu : 2;
+    signal(SIGPIPE, SIG_IGN);
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+                         0, NULL, NULL, access_handler, NULL,
+                         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                         MHD_OPTION_THREAD_POOL_SIZE, threads,
+                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVER_MEMORY_LIMIT,
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVER_CONNECTIONS,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVER_TIMEOUT,
+                         MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
+                         MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+                         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+                         MHD_OPTION_END);
+    if (!d) {
+        kb_log(KB_LOG_ERROR, "cannot listen on %s:%d: %s", cfg->bind, cfg->port,
+               strerror(errno));
+        goto out;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    unsigned port = info ? info->port : (unsigned)cfg->port;
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    printf("listening on http://%s:%u\n", cfg->bind, port);
+    fflush(stdout);
+    kb_log(KB_LOG_INFO, "serving %s on http://%s:%u with %u threads", cfg->db_path, cfg->bind,
+           port, threads);
+    while (!stop_flag)
+        pause();
+    kb_log(KB_LOG_INFO, "shutting down");
+    rc = 0;
+out:
+    if (d)
+        MHD_stop_daemon(d);
+    if (log_started)
+        kb_searchlog_stop();
+    if (key_made) {
+        /* Pool threads ran the key destructor as they exited; the main thread has none. */
+        pthread_key_delete(worker_key);
+    }
+    kb_pages_release();
+    return rc;
+}

@@ -1,0 +1,271 @@
+/* kb/store/store.c: opening the SQLite store, its schema and migrations, and the helpers the
+ * family files share (see store.h and store_int.h).
+ *
+ * Schema (PRAGMA user_version; migrations run in order inside one transaction). Each family
+ * file documents its own tables:
+ *
+ *   articles.c   articles(id, slug UNIQUE, lang, title, category, category_slug, tags JSON,
+ *                         questions JSON, audience, status, translation_of, extra JSON,
+ *                         source_path, content_hash, revision, seen_run, views, helpful_yes,
+ *                         helpful_no, created_at, updated_at)
+ *                revisions(article_id, revision, content_hash, source, created_at)
+ *   queue.c      index_queue(id, article_id, queued_at)
+ *   feedback.c   feedback(article_id, helpful, comment, at)
+ *   searchlog.c  search_log(id, at, query, lang, results), search_clicks(search_id, slug, at)
+ *   synonyms.c   synonyms(lang, body)
+ *
+ * Statements are prepared once per connection (SQLITE_PREPARE_PERSISTENT, kb_store_stmt)
+ * and always take their values through bound parameters. */
+#include "kb/store/store.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "kb/base/log.h"
+#include "kb/store/store_int.h"
+
+static const char *const migrations[] = {
+    /* 1 */
+    "CREATE TABLE articles("
+    " id INTEGER PRIMARY KEY,"
+    " slug TEXT NOT NULL UNIQUE,"
+    " lang TEXT NOT NULL,"
+    " title TEXT NOT NULL,"
+    " category TEXT NOT NULL DEFAULT '',"
+    " category_slug TEXT NOT NULL DEFAULT '',"
+    " tags TEXT NOT NULL DEFAULT '[]',"
+    " questions TEXT NOT NULL DEFAULT '[]',"
+    " audience TEXT NOT NULL CHECK (audience IN ('public','internal')),"
+    " status TEXT NOT NULL CHECK (status IN ('draft','review','published','archived')),"
+    " translation_of TEXT NOT NULL DEFAULT '',"
+    " body_md TEXT NOT NULL,"
+    " html TEXT NOT NULL,"
+    " text TEXT NOT NULL,"
+    " extra TEXT NOT NULL DEFAULT '{}',"
+    " source_path TEXT,"
+    " content_hash TEXT NOT NULL,"
+    " revision INTEGER NOT NULL DEFAULT 1,"
+    " seen_run INTEGER NOT NULL DEFAULT 0,"
+    " views INTEGER NOT NULL DEFAULT 0,"
+    " helpful_yes INTEGER NOT NULL DEFAULT 0,"
+    " helpful_no INTEGER NOT NULL DEFAULT 0,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL);"
+    "CREATE INDEX articles_list ON articles(status, audience, lang, category_slug);"
+    "CREATE INDEX articles_source ON articles(source_path);"
+    "CREATE INDEX articles_translation ON articles(translation_of);"
+    "CREATE TABLE revisions("
+    " article_id INTEGER NOT NULL REFERENCES articles(id),"
+    " revision INTEGER NOT NULL,"
+    " content_hash TEXT NOT NULL,"
+    " source TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " PRIMARY KEY (article_id, revision)) WITHOUT ROWID;"
+    "CREATE TABLE index_queue("
+    " id INTEGER PRIMARY KEY,"
+    " article_id INTEGER NOT NULL,"
+    " queued_at INTEGER NOT NULL);"
+    "CREATE TABLE feedback("
+    " id INTEGER PRIMARY KEY,"
+    " article_id INTEGER NOT NULL REFERENCES articles(id),"
+    " helpful INTEGER NOT NULL,"
+    " comment TEXT,"
+    " at INTEGER NOT NULL);"
+    "CREATE TABLE search_log("
+    " id INTEGER PRIMARY KEY,"
+    " at INTEGER NOT NULL,"
+    " query TEXT NOT NULL,"
+    " lang TEXT NOT NULL DEFAULT '',"
+    " results INTEGER NOT NULL);"
+    "CREATE INDEX search_log_zero ON search_log(results, at);"
+    "CREATE TABLE search_clicks("
+    " search_id INTEGER NOT NULL,"
+    " slug TEXT NOT NULL,"
+    " at INTEGER NOT NULL);"
+    "CREATE TABLE synonyms("
+    " lang TEXT PRIMARY KEY,"
+    " body TEXT NOT NULL,"
+    " updated_at INTEGER NOT NULL);",
+    /* 2: the Markdown source is the current revision's (revisions.source holds the whole
+     * file); a copy per article was a quarter of what an import wrote. */
+    "ALTER TABLE articles DROP COLUMN body_md;",
+    /* 3: the HTML is rendered from that source when an article is shown (kb_store_get_slug):
+     * stored, it was as large as the Markdown, and an import writes everything twice (the
+     * WAL, then the database): 6% of a 50,000-article import (tests/bench/README.md). */
+    "ALTER TABLE articles DROP COLUMN html;",
+    /* 4: the plain text too is the source's, rendered when it is read (row_read): a third of
+     * what a large import wrote, twice. */
+    "ALTER TABLE articles DROP COLUMN text;",
+};
+
+const char *kb_store_errmsg(struct kb_store *st)
+{
+    return st && st->db ? sqlite3_errmsg(st->db) : "no database";
+}
+
+enum kb_err kb_store_dberr(struct kb_store *st)
+{
+    int rc = sqlite3_errcode(st->db) & 0xff;
+    return rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? KB_EBUSY : KB_EDB;
+}
+
+enum kb_err kb_store_fail(struct kb_store *st, const char *what)
+{
+    kb_log(KB_LOG_ERROR, "sqlite: %s: %s", what, sqlite3_errmsg(st->db));
+    return kb_store_dberr(st);
+}
+
+sqlite3_stmt *kb_store_stmt(struct kb_store *st, const char *sql)
+{
+    size_t mask = STORE_STMT_SLOTS - 1;
+    size_t i = ((uintptr_t)sql >> 3) & mask;
+    for (size_t probe = 0; probe < STORE_STMT_SLOTS; probe++, i = (i + 1) & mask) {
+        if (st->stmts[i].sql == sql) {
+            sqlite3_reset(st->stmts[i].s);
+            sqlite3_clear_bindings(st->stmts[i].s);
+            return st->stmts[i].s;
+        }
+        if (!st->stmts[i].sql) {
+            sqlite3_stmt *s = NULL;
+            if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) !=
+                SQLITE_OK) {
+                kb_log(KB_LOG_ERROR, "sqlite: prepare: %s", sqlite3_errmsg(st->db));
+                return NULL;
+            }
+            st->stmts[i].sql = sql;
+            st->stmts[i].s = s;
+            return s;
+        }
+    }
+    kb_log(KB_LOG_ERROR, "sqlite: more than %d cached statements", STORE_STMT_SLOTS);
+    return NULL;
+}
+
+enum kb_err kb_store_exec(struct kb_store *st, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        kb_log(KB_LOG_ERROR, "sqlite: %s", msg ? msg : sqlite3_errmsg(st->db));
+        sqlite3_free(msg);
+        return kb_store_dberr(st);
+    }
+    return KB_OK;
+}
+
+char *kb_store_col_dup(sqlite3_stmt *s, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(s, i);
+    return strdup(t ? t : "");
+}
+
+enum kb_err kb_store_step_id(struct kb_store *st, const char *sql, int64_t v, const char *what)
+{
+    sqlite3_stmt *s = kb_store_stmt(st, sql);
+    if (!s)
+        return KB_EDB;
+    sqlite3_bind_int64(s, 1, v);
+    enum kb_err err = sqlite3_step(s) == SQLITE_DONE ? KB_OK : kb_store_fail(st, what);
+    sqlite3_reset(s);
+    return err;
+}
+
+static enum kb_err migrate(struct kb_store *st)
+{
+    sqlite3_stmt *s = NULL;
+    int version = 0;
+    if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+        return kb_store_fail(st, "user_version");
+    if (sqlite3_step(s) == SQLITE_ROW)
+        version = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    int latest = (int)(sizeof migrations / sizeof migrations[0]);
+    if (version > latest) {
+        kb_log(KB_LOG_ERROR, "database schema %d is newer than this kb (%d)", version, latest);
+        return KB_EDB;
+    }
+    if (version == latest)
+        return KB_OK;
+    enum kb_err err = kb_store_exec(st, "BEGIN IMMEDIATE");
+    if (err)
+        return err;
+    for (int v = version; v < latest && !err; v++) {
+        err = kb_store_exec(st, migrations[v]);
+        if (!err) {
+            char pragma[64];
+            snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
+            err = kb_store_exec(st, pragma);
+        }
+    }
+    if (err) {
+        KB_IGNORE(kb_store_exec(st, "ROLLBACK"));
+        return err;
+    }
+    return kb_store_exec(st, "COMMIT");
+}
+
+enum kb_err kb_store_open(const char *path, bool readonly, struct kb_store **out)
+{
+    *out = NULL;
+    struct kb_store *st = calloc(1, sizeof *st);
+    if (!st)
+        return KB_ENOMEM;
+    int flags = readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    flags |= SQLITE_OPEN_NOMUTEX; /* one connection per thread */
+    enum kb_err err = KB_OK;
+    if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
+        kb_log(KB_LOG_ERROR, "cannot open database %s: %s", path,
+               st->db ? sqlite3_errmsg(st->db) : "out of memory");
+        err = st->db ? KB_EDB : KB_ENOMEM;
+        goto out;
+    }
+    sqlite3_busy_timeout(st->db, 10000);
+    sqlite3_extended_result_codes(st->db, 1);
+    if (!readonly) {
+        err = kb_store_exec(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+                                "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;");
+        if (!err)
+            err = migrate(st);
+    }
+out:
+    if (err) {
+        kb_store_free(st);
+        return err;
+    }
+    *out = st;
+    return KB_OK;
+}
+
+void kb_store_free(struct kb_store *st)
+{
+    if (!st)
+        return;
+    for (int i = 0; i < STORE_STMT_SLOTS; i++)
+        sqlite3_finalize(st->stmts[i].s);
+    sqlite3_close_v2(st->db);
+    free(st);
+}
+
+enum kb_err kb_store_begin(struct kb_store *st)
+{
+    return kb_store_exec(st, "BEGIN IMMEDIATE");
+}
+
+enum kb_err kb_store_commit(struct kb_store *st)
+{
+    return kb_store_exec(st, "COMMIT");
+}
+
+enum kb_err kb_store_durable(struct kb_store *st)
+{
+    return kb_store_exec(st, "PRAGMA synchronous = FULL");
+}
+
+void kb_store_rollback(struct kb_store *st)
+{
+    if (!sqlite3_get_autocommit(st->db))
+        KB_IGNORE(kb_store_exec(st, "ROLLBACK"));
+}
