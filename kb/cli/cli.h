@@ -1,0 +1,29 @@
+/* kb/cli/cli.h: what the command files of kb/cli share (internal to the room). Each
+ * command lives in its own file, cmd_<name>.c, and returns an exit status: 0 success,
+ * 1 failure, 2 usage error. */
+#ifndef KB_CLI_H
+#define KB_CLI_H
+
+#include <stdbool.h>
+
+struct kb_store;
+
+/* Global options, parsed by main.c. */
+struct kb_ctx {
+    const char *db; /* database path (--db, KB_DB); the index lives in <db>.index */
+};
+
+/* The environment variable's value, or def when unset or empty. Borrowed. */
+const char *kb_cli_env(const char *name, const char *def);
+/* Parse a decimal integer in [lo, hi]; 0 on success, -1 otherwise. */
+int kb_cli_int(const char *s, long lo, long hi, long *out);
+/* Open the database (message on stderr on failure); 0 or 1. *st freed by the caller. */
+int kb_cli_open_store(struct kb_ctx *ctx, bool readonly, struct kb_store **st);
+
+int kb_cli_import(struct kb_ctx *ctx, int argc, char **argv, bool check_only);
+int kb_cli_index(struct kb_ctx *ctx, int argc, char **argv);
+int kb_cli_search(struct kb_ctx *ctx, int argc, char **argv);
+int kb_cli_bot(struct kb_ctx *ctx, int argc, char **argv);
+int kb_cli_serve(struct kb_ctx *ctx, int argc, char **argv);
+
+#endif

@@ -1,0 +1,39 @@
+/* kb/cli/util.c: helpers the commands share (see cli.h). */
+#include "kb/cli/cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kb/base/err.h"
+#include "kb/store/store.h"
+
+const char *kb_cli_env(const char *name, const char *def)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : def;
+}
+
+/* Parse a decimal integer in [lo, hi]; 0 on success. */
+int kb_cli_int(const char *s, long lo, long hi, long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || !end || *end || end == s || v < lo || v > hi)
+        return -1;
+    *out = (long)v;
+    return 0;
+}
+
+int kb_cli_open_store(struct kb_ctx *ctx, bool readonly, struct kb_store **st)
+{
+    enum kb_err err = kb_store_open(ctx->db, readonly, st);
+    if (err) {
+        fprintf(stderr, "kb: cannot open database %s: %s\n", ctx->db, kb_strerror(err));
+        return 1;
+    }
+    return 0;
+}
+
