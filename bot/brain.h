@@ -171,6 +171,9 @@ struct bot_user *bot_user_acquire(struct bot_brain *b, const char *name);
 void bot_user_release(struct bot_brain *b, struct bot_user *u);
 void bot_users_free(struct bot_brain *b);
 void bot_user_push_history(struct bot_user *u, char *in, char *out);
+/* u's state as bot_user_export gives it, in *json (malloc'd, caller frees); the caller holds
+ * u's lock. */
+enum kb_err bot_user_state_json(const struct bot_user *u, char **json) KB_MUST_CHECK;
 
 /* reply.c: expands tags of a text in the context of a user (used by sort.c for samples) */
 

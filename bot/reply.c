@@ -38,6 +38,7 @@ struct rctx {
     struct bot_key last_key;
     bool have_last;
     const char *ok; /* the real reply, while the begin block's reply is expanded */
+    void *host;     /* bot_reply_ctx's ctx, for macros (borrowed) */
 };
 
 struct bot_call {
@@ -113,6 +114,11 @@ static bool is_fmt(const char *t)
 {
     return !strcmp(t, "formal") || !strcmp(t, "uppercase") || !strcmp(t, "lowercase") ||
            !strcmp(t, "sentence") || !strcmp(t, "person");
+}
+
+void *bot_call_context(const struct bot_call *k)
+{
+    return k->c->host;
 }
 
 const char *bot_call_user(const struct bot_call *k)
@@ -839,9 +845,15 @@ static enum kb_err begin_reply(struct rctx *c, struct bot_topic *begin, const ch
     return e;
 }
 
-enum kb_err bot_reply(struct bot_brain *b, const char *user, const char *message, char **out)
+/* The whole reply runs under the user's lock (bot_user_acquire), and so does the export of
+ * the state it leaves: a host that stores that state next to the reply never stores one
+ * that another thread's reply for the same user has already moved on. */
+enum kb_err bot_reply_ctx(struct bot_brain *b, const char *user, const char *message, void *ctx,
+                          char **out, char **state)
 {
     *out = NULL;
+    if (state)
+        *state = NULL;
     size_t len = strlen(message);
     if (len > BOT_MAX_MESSAGE)
         return KB_ETOOBIG;
@@ -861,7 +873,8 @@ enum kb_err bot_reply(struct bot_brain *b, const char *user, const char *message
         return KB_ENOMEM;
     }
     struct rctx c = {.b = b, .u = u, .limit = bot_depth_limit(b), .steps = BOT_MAX_MESSAGE_STEPS,
-                     .text_left = BOT_MAX_MESSAGE_TEXT};
+                     .text_left = BOT_MAX_MESSAGE_TEXT, .host = ctx};
+    char *r = NULL, *keep = NULL, *js = NULL;
     struct kb_buf o;
     kb_buf_init(&o, BOT_OUT_MAX);
     struct bot_topic *begin = bot_topic_get(b, "__begin__", false);
@@ -871,28 +884,44 @@ enum kb_err bot_reply(struct bot_brain *b, const char *user, const char *message
         kb_buf_clear(&o);
         e = kb_buf_puts(&o, "ERR: Reply Too Long");
     }
-    char *r = e ? NULL : kb_buf_detach(&o);
-    if (!e && !r)
+    if (e)
+        goto out;
+    r = kb_buf_detach(&o);
+    if (!r) {
         e = KB_ENOMEM;
-    if (!e) {
-        char *t = trim(r);
-        memmove(r, t, strlen(t) + 1);
-        char *keep = strdup(r);
-        if (!keep) {
-            free(r);
-            e = KB_ENOMEM;
-        } else {
-            bot_user_push_history(u, clean, keep);
-            clean = NULL;
-            *out = r;
-        }
+        goto out;
     }
+    const char *t = trim(r); /* trailing blanks cut, leading ones skipped: moved to the start */
+    memmove(r, t, strlen(t) + 1);
+    keep = strdup(r);
+    if (!keep) {
+        e = KB_ENOMEM;
+        goto out;
+    }
+    bot_user_push_history(u, clean, keep);
+    clean = NULL;
+    if (state) {
+        e = bot_user_state_json(u, &js);
+        if (e)
+            goto out;
+    }
+    *out = r;
+    r = NULL;
+    if (state)
+        *state = js;
+out:
     bot_user_release(b, u);
     if (c.have_last) {
         bot_key_free(&c.last_key);
         free(c.last);
     }
     kb_buf_release(&o);
+    free(r);
     free(clean);
     return e;
+}
+
+enum kb_err bot_reply(struct bot_brain *b, const char *user, const char *message, char **out)
+{
+    return bot_reply_ctx(b, user, message, NULL, out, NULL);
 }

@@ -61,10 +61,22 @@ enum kb_err bot_brain_sort(struct bot_brain *b) KB_MUST_CHECK;
 enum kb_err bot_macro_register(struct bot_brain *b, const char *name, bot_macro_fn *fn,
                                void *ctx) KB_MUST_CHECK;
 
-/* Reply for user to message (both borrowed); *out is malloc'd, caller frees. */
+/* Reply for user to message (both borrowed); *out is malloc'd, caller frees. Same as
+ * bot_reply_ctx(b, user, message, NULL, out, NULL). */
 enum kb_err bot_reply(struct bot_brain *b, const char *user, const char *message,
                       char **out) KB_MUST_CHECK;
+/* Reply for user to message (both borrowed), like bot_reply, and in the same hold of the
+ * user's lock: ctx is what macros of this reply get from bot_call_context() (borrowed, may be
+ * NULL); when state is not NULL, *state receives the user's state after the reply as
+ * bot_user_export would give it (malloc'd, caller frees). *out malloc'd, caller frees.
+ * A host that saves each reply with the state it leaves (a chat server, several workers)
+ * gets the pair another thread's reply for the same user cannot come between. On error
+ * *out and *state are NULL; tags that ran before the failure may have changed the state. */
+enum kb_err bot_reply_ctx(struct bot_brain *b, const char *user, const char *message,
+                          void *ctx, char **out, char **state) KB_MUST_CHECK;
 
+/* Inside a macro: the ctx given to bot_reply_ctx (NULL from bot_reply). */
+void *bot_call_context(const struct bot_call *c);
 /* Inside a macro: the user's id, a user variable (borrowed until the macro returns; NULL
  * when unset) and setting one. */
 const char *bot_call_user(const struct bot_call *c);

@@ -207,14 +207,12 @@ char *bot_uservar_get(struct bot_brain *b, const char *user, const char *name)
 }
 
 /* JSON state: {"vars":{name:value},"topic":"t","input":[9, newest first],"reply":[...]};
- * nulls stand for empty history slots. */
-enum kb_err bot_user_export(struct bot_brain *b, const char *user, char **json)
+ * nulls stand for empty history slots. The caller holds u's lock (a reply, or
+ * bot_user_export), so the state read is the one a reply left, whole. */
+enum kb_err bot_user_state_json(const struct bot_user *u, char **json)
 {
     enum kb_err e = KB_ENOMEM;
     *json = NULL;
-    struct bot_user *u = bot_user_acquire(b, user);
-    if (!u)
-        return KB_ENOMEM;
     json_t *root = json_object(), *vars = json_object();
     json_t *in = json_array(), *outs = json_array();
     if (!root || !vars || !in || !outs)
@@ -233,11 +231,21 @@ enum kb_err bot_user_export(struct bot_brain *b, const char *user, char **json)
     *json = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
     e = *json ? KB_OK : KB_ENOMEM;
 out:
-    bot_user_release(b, u);
     json_decref(vars);
     json_decref(in);
     json_decref(outs);
     json_decref(root);
+    return e;
+}
+
+enum kb_err bot_user_export(struct bot_brain *b, const char *user, char **json)
+{
+    *json = NULL;
+    struct bot_user *u = bot_user_acquire(b, user);
+    if (!u)
+        return KB_ENOMEM;
+    enum kb_err e = bot_user_state_json(u, json);
+    bot_user_release(b, u);
     return e;
 }
 

@@ -1,7 +1,8 @@
 /* tests/bot/test_bot.c: behaviour the RSTS does not cover: French rules, state JSON round
  * trip, hostile input (1 MB, invalid UTF-8, redirect loops, garbage rule files), the WD's
  * trigger order, topic includes/inherits, object macros, diagnostics, weighted replies,
- * <botstar>, Unicode string tags, the begin block's tag order, threads. */
+ * <botstar>, Unicode string tags, the begin block's tag order, threads, a reply with its
+ * host context and the state it leaves. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -424,6 +426,118 @@ static void test_threads(void **state)
     bot_brain_free(b);
 }
 
+/* A host macro: the text of the context bot_reply_ctx was given, kept in a user variable. */
+static enum kb_err m_ctx(void *ctx, struct bot_call *call, size_t argc, const char *const *argv,
+                         char **out)
+{
+    (void)ctx, (void)argc, (void)argv;
+    const char *host = bot_call_context(call);
+    if (!host) {
+        *out = strdup("no context");
+        return *out ? KB_OK : KB_ENOMEM;
+    }
+    enum kb_err e = bot_call_set(call, "ticket", host);
+    if (e)
+        return e;
+    struct kb_buf o;
+    kb_buf_init(&o, 256);
+    e = kb_buf_printf(&o, "ticket %s", host);
+    *out = e ? NULL : kb_buf_detach(&o);
+    kb_buf_release(&o);
+    return e ? e : (*out ? KB_OK : KB_ENOMEM);
+}
+
+static const char *json_str(json_t *root, const char *obj, const char *key)
+{
+    json_t *o = obj ? json_object_get(root, obj) : root;
+    return json_string_value(json_object_get(o, key));
+}
+
+static const char *json_first(json_t *root, const char *arr)
+{
+    return json_string_value(json_array_get(json_object_get(root, arr), 0));
+}
+
+/* The context reaches the macro; the state returned is the one the reply left: its <set>,
+ * the macro's bot_call_set, the {topic} it moved to, the message and the reply. */
+static void test_reply_ctx(void **state)
+{
+    struct bot_brain *b = load("+ open *\n- <set item=<star>>{topic=support}<call>ctx</call>\n"
+                               "> topic support\n+ *\n- <call>ctx</call>\n< topic\n",
+                               0);
+    assert_int_equal(bot_macro_register(b, "ctx", m_ctx, NULL), KB_OK);
+    char ticket[] = "T-42";
+    char *out = NULL, *st = NULL, *exported = NULL;
+    assert_int_equal(bot_reply_ctx(b, "u", "open blue car", ticket, &out, &st), KB_OK);
+    assert_string_equal(out, "ticket T-42");
+    assert_non_null(st);
+    assert_int_equal(bot_user_export(b, "u", &exported), KB_OK);
+    assert_string_equal(st, exported);
+    json_error_t jerr;
+    json_t *root = json_loads(st, 0, &jerr);
+    assert_non_null(root);
+    assert_string_equal(json_str(root, "vars", "item"), "blue car");
+    assert_string_equal(json_str(root, "vars", "ticket"), "T-42");
+    assert_string_equal(json_str(root, NULL, "topic"), "support");
+    assert_string_equal(json_first(root, "input"), "open blue car");
+    assert_string_equal(json_first(root, "reply"), "ticket T-42");
+    json_decref(root);
+    free(out);
+    free(st);
+    free(exported);
+    /* bot_reply gives macros no context; a NULL state pointer asks for none */
+    expect(b, "anything", "no context");
+    assert_int_equal(bot_reply_ctx(b, "u", "again", NULL, &out, NULL), KB_OK);
+    assert_string_equal(out, "no context");
+    free(out);
+    bot_brain_free(b);
+}
+
+static void *count_with_state(void *arg)
+{
+    struct worker *w = arg;
+    w->ok = true;
+    for (int i = 0; i < 100; i++) {
+        char *got = NULL, *st = NULL;
+        if (bot_reply_ctx(w->b, w->user, "count", NULL, &got, &st) != KB_OK) {
+            w->ok = false;
+            continue;
+        }
+        json_error_t jerr;
+        json_t *root = json_loads(st, 0, &jerr);
+        const char *n = root ? json_str(root, "vars", "n") : NULL;
+        const char *last = root ? json_first(root, "reply") : NULL;
+        /* the state is the one this reply left, not a later one */
+        if (!n || !last || strcmp(n, got) != 0 || strcmp(last, got) != 0)
+            w->ok = false;
+        json_decref(root);
+        free(got);
+        free(st);
+    }
+    return NULL;
+}
+
+/* Four threads reply to one user: each reply and its state come as a pair. */
+static void test_reply_ctx_threads(void **state)
+{
+    struct bot_brain *b = load("+ count\n- <add n=1><get n>\n", 0);
+    pthread_t th[4];
+    struct worker w[4];
+    for (int i = 0; i < 4; i++) {
+        w[i].b = b;
+        snprintf(w[i].user, sizeof w[i].user, "same");
+        assert_int_equal(pthread_create(&th[i], NULL, count_with_state, &w[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_true(w[i].ok);
+    }
+    char *n = bot_uservar_get(b, "same", "n");
+    assert_string_equal(n, "400");
+    free(n);
+    bot_brain_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -437,6 +551,8 @@ int main(void)
         cmocka_unit_test(test_begin),
         cmocka_unit_test(test_depth),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_reply_ctx),
+        cmocka_unit_test(test_reply_ctx_threads),
         cmocka_unit_test(test_french),
         cmocka_unit_test(test_state_roundtrip),
         cmocka_unit_test(test_hostile),
