@@ -41,8 +41,17 @@ struct rctx {
     void *host;     /* bot_reply_ctx's ctx, for macros (borrowed) */
 };
 
+/* Bot variables copied for one macro call (bot_call_botvar): a <bot name=value> tag in
+ * another thread's reply frees the brain's string, so the macro reads its own copy, freed
+ * when it returns. Bounded: a macro asking again and again costs no more memory. */
+struct call_copies {
+    char *s[BOT_CALL_MAX_COPIES];
+    size_t n;
+};
+
 struct bot_call {
     struct rctx *c;
+    struct call_copies *copies; /* run_macro's; reached through a const call */
 };
 
 static enum kb_err reply_for(struct rctx *c, const char *msg, struct kb_buf *out);
@@ -140,13 +149,22 @@ enum kb_err bot_call_set(struct bot_call *k, const char *name, const char *value
 
 const char *bot_call_botvar(const struct bot_call *k, const char *name)
 {
-    /* bot variables only change under the write lock, which a reply never holds while a
-     * macro runs; the value stays valid for the call unless a <bot> tag of another thread
-     * replaces it, so hosts copy what they keep */
+    struct call_copies *cp = k->copies;
+    const char *r = NULL;
+    /* read and copied under the read lock: <bot> tags replace values under the write lock */
     pthread_rwlock_rdlock(&k->c->b->vars_lock);
     const char *v = bot_kvs_get(&k->c->b->bot, name);
+    for (size_t i = 0; v && i < cp->n && !r; i++)
+        if (strcmp(cp->s[i], v) == 0)
+            r = cp->s[i];
+    if (v && !r && cp->n < BOT_CALL_MAX_COPIES) {
+        cp->s[cp->n] = strdup(v);
+        r = cp->s[cp->n];
+        if (r)
+            cp->n++;
+    }
     pthread_rwlock_unlock(&k->c->b->vars_lock);
-    return v;
+    return r;
 }
 
 /* <call>name args</call>: the arguments were expanded already. Words split on spaces,
@@ -181,9 +199,12 @@ static enum kb_err run_macro(struct rctx *c, char *text, struct kb_buf *out)
     const struct bot_macro *m = bot_macro_find(c->b, name);
     if (!m)
         return kb_buf_puts(out, "[ERR: Object Not Found]");
-    struct bot_call call = {c};
+    struct call_copies copies = {.n = 0};
+    struct bot_call call = {c, &copies};
     char *r = NULL;
     enum kb_err e = m->fn(m->ctx, &call, argc, argv, &r);
+    for (size_t i = 0; i < copies.n; i++)
+        free(copies.s[i]);
     if (e == KB_ENOMEM) {
         free(r);
         return e;

@@ -25,6 +25,7 @@
  * unbounded time or memory. */
 #define BOT_MAX_MESSAGE (64u << 10) /* bytes of a user message (KB_ETOOBIG above) */
 #define BOT_MAX_DEPTH_DEFAULT 50    /* redirects and {@} nesting; `! global depth` changes it */
+#define BOT_CALL_MAX_COPIES 64      /* distinct bot_call_botvar() values in one macro call */
 
 struct bot_brain;
 struct bot_call;
@@ -82,7 +83,12 @@ void *bot_call_context(const struct bot_call *c);
 const char *bot_call_user(const struct bot_call *c);
 const char *bot_call_get(const struct bot_call *c, const char *name);
 enum kb_err bot_call_set(struct bot_call *c, const char *name, const char *value) KB_MUST_CHECK;
-/* Inside a macro: a bot variable (`! var`), NULL when unset; borrowed until it returns. */
+/* Inside a macro: the value of bot variable name (`! var`, or set by a <bot name=value> tag),
+ * NULL when unset or out of memory. The text is a copy owned by the call and freed when the
+ * macro returns; until then it stays valid, even when another thread's reply changes the
+ * variable meanwhile (each call reads the value of that moment). Copies of equal text are
+ * shared, so asking again costs nothing; past BOT_CALL_MAX_COPIES distinct values in one
+ * macro call the answer is NULL. */
 const char *bot_call_botvar(const struct bot_call *c, const char *name);
 
 /* Sets user variable name (all borrowed) for user; "topic" also moves the user. */

@@ -2,7 +2,8 @@
  * trip, hostile input (1 MB, invalid UTF-8, redirect loops, garbage rule files), the WD's
  * trigger order, topic includes/inherits, object macros, diagnostics, weighted replies,
  * <botstar>, Unicode string tags, the begin block's tag order, threads, a reply with its
- * host context and the state it leaves. */
+ * host context and the state it leaves, bot variables read by macros while other threads
+ * change them. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -538,6 +540,115 @@ static void test_reply_ctx_threads(void **state)
     bot_brain_free(b);
 }
 
+static const char *const langs[] = {"en", "fr", "a much longer value than the others"};
+
+static bool known_lang(const char *v)
+{
+    for (size_t i = 0; i < sizeof langs / sizeof *langs; i++)
+        if (strcmp(v, langs[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Reads "lang" twice, lets the other thread run, then reads both texts whole: each must
+ * still be one of the values the rules set. */
+static enum kb_err m_readlang(void *ctx, struct bot_call *call, size_t argc,
+                              const char *const *argv, char **out)
+{
+    (void)ctx, (void)argc, (void)argv;
+    const char *a = bot_call_botvar(call, "lang");
+    for (int i = 0; i < 20; i++)
+        sched_yield();
+    const char *b = bot_call_botvar(call, "lang");
+    for (int i = 0; i < 20; i++)
+        sched_yield();
+    bool ok = a && b && known_lang(a) && known_lang(b) && !bot_call_botvar(call, "unset");
+    *out = strdup(ok ? "ok" : "bad");
+    return *out ? KB_OK : KB_ENOMEM;
+}
+
+struct flipper {
+    struct bot_brain *b;
+    bool ok;
+};
+
+static void *flip_lang(void *arg)
+{
+    struct flipper *f = arg;
+    char msg[96];
+    f->ok = true;
+    for (int i = 0; i < 600; i++) {
+        char *got = NULL;
+        snprintf(msg, sizeof msg, "flip %s", langs[i % 3]);
+        if (bot_reply(f->b, "flipper", msg, &got) != KB_OK || strcmp(got, "ok") != 0)
+            f->ok = false;
+        free(got);
+    }
+    return NULL;
+}
+
+/* bot_call_botvar hands out copies: a <bot lang=...> tag in another thread's reply frees
+ * the brain's string while the macro still reads its own. */
+static void test_botvar_threads(void **state)
+{
+    struct bot_brain *b = load("! var lang = en\n+ flip *\n- <bot lang=<star>>ok\n"
+                               "+ read\n- <call>readlang</call>\n", 0);
+    assert_int_equal(bot_macro_register(b, "readlang", m_readlang, NULL), KB_OK);
+    struct flipper f = {.b = b};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, flip_lang, &f), 0);
+    for (int i = 0; i < 300; i++)
+        expect(b, "read", "ok");
+    pthread_join(th, NULL);
+    assert_true(f.ok);
+    bot_brain_free(b);
+}
+
+/* One value copied once per call however often it is asked for; distinct values stop at
+ * BOT_CALL_MAX_COPIES, past which the answer is NULL. */
+static enum kb_err m_manyvars(void *ctx, struct bot_call *call, size_t argc,
+                              const char *const *argv, char **out)
+{
+    (void)ctx, (void)argc, (void)argv;
+    const char *first = bot_call_botvar(call, "v0");
+    bool same = true;
+    for (int i = 0; i < 1000; i++)
+        same &= bot_call_botvar(call, "v0") == first;
+    size_t got = 0;
+    char name[16];
+    for (int i = 0; i < BOT_CALL_MAX_COPIES + 6; i++) {
+        snprintf(name, sizeof name, "v%d", i);
+        const char *v = bot_call_botvar(call, name);
+        char want[16];
+        snprintf(want, sizeof want, "value %d", i);
+        if (v && strcmp(v, want) == 0)
+            got++;
+    }
+    struct kb_buf o;
+    kb_buf_init(&o, 64);
+    enum kb_err e = kb_buf_printf(&o, "%s %zu", same ? "same" : "differ", got);
+    *out = e ? NULL : kb_buf_detach(&o);
+    kb_buf_release(&o);
+    return e ? e : (*out ? KB_OK : KB_ENOMEM);
+}
+
+static void test_botvar_copies(void **state)
+{
+    struct kb_buf rules;
+    kb_buf_init(&rules, 1 << 16);
+    for (int i = 0; i < BOT_CALL_MAX_COPIES + 6; i++)
+        assert_int_equal(kb_buf_printf(&rules, "! var v%d = value %d\n", i, i), KB_OK);
+    assert_int_equal(kb_buf_puts(&rules, "+ many\n- <call>many</call>\n"), KB_OK);
+    struct bot_brain *b = load(rules.data, 0);
+    kb_buf_release(&rules);
+    assert_int_equal(bot_macro_register(b, "many", m_manyvars, NULL), KB_OK);
+    char want[32];
+    snprintf(want, sizeof want, "same %d", BOT_CALL_MAX_COPIES);
+    expect(b, "many", want);
+    expect(b, "many", want); /* the copies went with the first call */
+    bot_brain_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -553,6 +664,8 @@ int main(void)
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_reply_ctx),
         cmocka_unit_test(test_reply_ctx_threads),
+        cmocka_unit_test(test_botvar_threads),
+        cmocka_unit_test(test_botvar_copies),
         cmocka_unit_test(test_french),
         cmocka_unit_test(test_state_roundtrip),
         cmocka_unit_test(test_hostile),
