@@ -101,6 +101,7 @@ enum kb_err bot_brain_new(unsigned flags, struct bot_brain **out)
     randombytes_buf(b->users_key, sizeof b->users_key);
     b->flags = flags;
     b->diag = diag_stderr;
+    atomic_init(&b->serving, false);
     pthread_rwlock_init(&b->vars_lock, NULL);
     pthread_mutex_init(&b->sort_lock, NULL);
     pthread_mutex_init(&b->users_lock, NULL);
@@ -235,6 +236,10 @@ const char *bot_intern_file(struct bot_brain *b, const char *name)
 enum kb_err bot_macro_register(struct bot_brain *b, const char *name, bot_macro_fn *fn,
                                void *ctx)
 {
+    /* replies look macros up without a lock: a table that grows (realloc) or changes under
+     * them would be read half-written; refusing makes the misuse visible instead */
+    if (atomic_load(&b->serving))
+        return KB_EBUSY;
     for (size_t i = 0; i < b->nmacros; i++)
         if (strcmp(b->macros[i].name, name) == 0) {
             b->macros[i].fn = fn;

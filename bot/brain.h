@@ -14,6 +14,7 @@
 #define BOT_BRAIN_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -112,6 +113,9 @@ struct bot_brain {
     void *diag_ctx;
     unsigned nerr, nwarn;
     bool sorted;
+    /* set by the first reply: from then on replies read the macro table without a lock, so
+     * bot_macro_register refuses (atomic: a misusing thread reads it while replies run) */
+    atomic_bool serving;
     size_t seq;
     /* bot and global variables can change at reply time (<bot x=y>, <env x=y>) */
     pthread_rwlock_t vars_lock;

@@ -881,6 +881,7 @@ enum kb_err bot_reply_ctx(struct bot_brain *b, const char *user, const char *mes
     enum kb_err e = bot_brain_sort(b);
     if (e)
         return e;
+    atomic_store(&b->serving, true); /* the macro table is frozen from here on */
     char *clean = kb_text_sanitize(message, len);
     if (!clean)
         return KB_ENOMEM;

@@ -11,7 +11,9 @@
  * unreachable triggers, unsupported object languages ...) change nothing.
  *
  * Object macros: `<call>name args...</call>` in a reply runs a function the host program
- * registered with bot_macro_register(); an unknown name gives "[ERR: Object Not Found]". */
+ * registered with bot_macro_register(); an unknown name gives "[ERR: Object Not Found]".
+ * Register every macro before serving: replies read the macro table without a lock, so
+ * from the first reply on bot_macro_register() refuses with KB_EBUSY. */
 #ifndef BOT_RIVESCRIPT_H
 #define BOT_RIVESCRIPT_H
 
@@ -58,7 +60,11 @@ enum kb_err bot_brain_stream(struct bot_brain *b, const char *text, const char *
 /* Sorts triggers per the WD (weight, topic inheritance, atomic > optionals > _ > # > *),
  * then reports duplicate and unreachable triggers. */
 enum kb_err bot_brain_sort(struct bot_brain *b) KB_MUST_CHECK;
-/* Registers (or replaces) macro name; fn and ctx are borrowed for the brain's life. */
+/* Registers (or replaces) macro name (borrowed, copied); fn and ctx are borrowed for the
+ * brain's life. Not thread-safe against bot_reply(): replies read the macro table without a
+ * lock, so every macro is registered before the brain serves (after sorting is fine). Once
+ * the brain has replied (bot_reply or bot_reply_ctx, sorted and under way) it returns
+ * KB_EBUSY and changes nothing, so that registering late is caught rather than racing. */
 enum kb_err bot_macro_register(struct bot_brain *b, const char *name, bot_macro_fn *fn,
                                void *ctx) KB_MUST_CHECK;
 

@@ -3,7 +3,7 @@
  * trigger order, topic includes/inherits, object macros, diagnostics, weighted replies,
  * <botstar>, Unicode string tags, the begin block's tag order, threads, a reply with its
  * host context and the state it leaves, bot variables read by macros while other threads
- * change them. */
+ * change them, macros registered too late. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -649,12 +649,31 @@ static void test_botvar_copies(void **state)
     bot_brain_free(b);
 }
 
+/* Macros are registered before serving: after sorting still, once a reply ran never. */
+static void test_macro_register_late(void **state)
+{
+    struct bot_brain *b = NULL;
+    assert_int_equal(bot_brain_new(0, &b), KB_OK);
+    assert_int_equal(bot_macro_register(b, "echo", m_echo, NULL), KB_OK);
+    assert_int_equal(bot_brain_stream(b, "+ echo *\n- <call>echo <star></call>\n"
+                                         "+ fail\n- <call>fail</call>\n", "t"), KB_OK);
+    assert_int_equal(bot_brain_sort(b), KB_OK);
+    assert_int_equal(bot_macro_register(b, "fail", m_fail, NULL), KB_OK);
+    expect(b, "echo hi", "[hi]");
+    assert_int_equal(bot_macro_register(b, "raw", m_raw, NULL), KB_EBUSY);
+    assert_int_equal(bot_macro_register(b, "echo", m_raw, NULL), KB_EBUSY);
+    expect(b, "echo hi", "[hi]"); /* the table did not change */
+    expect(b, "fail", "[ERR: Macro Failure]");
+    bot_brain_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sort_order),
         cmocka_unit_test(test_topics),
         cmocka_unit_test(test_macros),
+        cmocka_unit_test(test_macro_register_late),
         cmocka_unit_test(test_diagnostics),
         cmocka_unit_test(test_load_dir),
         cmocka_unit_test(test_reply_weight),
