@@ -9,7 +9,21 @@
  *      > triggers made only of _ , then only of # , then "*" itself at the very bottom;
  *   4. atomic and optional triggers: more words first, then longer, then alphabetical;
  *      wildcard triggers: more words that are not wildcards first, then longer, then
- *      alphabetical; load order breaks what ties remain. */
+ *      alphabetical; load order breaks what ties remain.
+ *
+ * Optionals made of wildcards. The WD ("Sorting +Triggers") reads: "Sort triggers containing
+ * wildcards next. Sort them by the number of words that aren't wildcards." An optional
+ * wildcard such as [*] matches anything or nothing: it is a wildcard, not a word, so
+ * "[*] you *" has one word and "you remember *" two, and "you remember *" comes first, as
+ * "most specific first" wants. The WD does not say where a trigger with both optionals and
+ * wildcards goes (step 2 "contain optionals", step 3 "containing wildcards"); there we
+ * follow the reference implementations (rivescript-js, rivescript-python), which look for
+ * _ # * before [ and so sort it with the wildcards. On counting they disagree with each
+ * other and with the WD: rivescript-js splits words on spaces and wildcard characters,
+ * which leaves the "[" and "]" of a [*] as two words ("[*] you *" counts 3 there and beats
+ * "you remember *"); rivescript-python's sort by attributes puts fewer * first, whatever
+ * the words. We follow the WD's words. Where the WD is silent, how many words an
+ * alternation with spaces in it makes, a word is still what spaces separate. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +41,19 @@ struct entry {
 };
 
 enum { K_ATOMIC, K_OPTION, K_ALPHA, K_NUMBER, K_WILD, K_ONLY_ALPHA, K_ONLY_NUMBER, K_STAR };
+
+/* A word that is only wildcards, bracketed or not ("*", "[*]", "[_]", "(#)"): no word for
+ * the WD's "words that aren't wildcards". */
+static bool wild_word(const char *s, size_t n)
+{
+    bool wild = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!strchr("*#_[]()|", s[i]))
+            return false;
+        wild |= s[i] == '*' || s[i] == '#' || s[i] == '_';
+    }
+    return wild;
+}
 
 /* Kind and word count of a pattern (a <tag> counts as one word). */
 static void classify(const char *pat, int *kind, int *words)
@@ -48,8 +75,7 @@ static void classify(const char *pat, int *kind, int *words)
         }
         size_t n = (size_t)(p - s);
         all++;
-        bool wild = n == 1 && (*s == '*' || *s == '#' || *s == '_');
-        if (!wild)
+        if (!wild_word(s, n))
             plain++;
         for (const char *q = s; q < p; q++) {
             under |= *q == '_';

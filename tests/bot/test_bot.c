@@ -161,6 +161,43 @@ static void test_sort_order(void **state)
     bot_brain_free(b);
 }
 
+/* Triggers from RiveScript's example brain (eliza.rive in rivescript-js, eg/brain). The WD
+ * sorts triggers with wildcards "by the number of words that aren't wildcards": [*] is an
+ * optional wildcard, no word, so "[*] you *" has one word and "you remember *" two. */
+static void test_sort_optional_wildcards(void **state)
+{
+    struct bot_brain *b = load("+ *\n- star\n"
+                               "+ [*] (sorry|apologize|apology) [*]\n- apology\n"
+                               "+ i remember *\n- i remember\n"
+                               "+ do you remember *\n- do you remember\n"
+                               "+ you remember *\n- you remember\n"
+                               "+ [*] if *\n- if\n"
+                               "+ you are *\n- you are\n"
+                               "+ i * you\n- i star you\n"
+                               "+ you * me\n- you star me\n"
+                               "+ [*] you *\n- optional you\n"
+                               "+ [*] your *\n- your\n"
+                               "+ [*] perhaps [*]\n- perhaps\n"
+                               "+ [*]\n- optional star\n",
+                               0);
+    expect(b, "you remember blue sky", "you remember");
+    expect(b, "do you remember blue sky", "do you remember");
+    expect(b, "i remember being sorry", "i remember"); /* 2 words beat (sorry|...) */
+    expect(b, "you are kind", "you are");
+    expect(b, "well you know", "optional you");
+    expect(b, "i really like you", "i star you");
+    expect(b, "sorry", "apology");
+    expect(b, "what if it rains", "if");
+    expect(b, "perhaps", "perhaps");
+    expect(b, "hello", "optional star"); /* [*] alone: with *, at the bottom, longer first */
+    bot_brain_free(b);
+    /* one word that is not a wildcard beats none, whatever the length */
+    b = load("+ [*] say *\n- optional say\n+ i say *\n- i say\n", 0);
+    expect(b, "i say hello", "i say");
+    expect(b, "they say hello", "optional say");
+    bot_brain_free(b);
+}
+
 /* The WD's own example of includes and inherits. */
 static void test_topics(void **state)
 {
@@ -671,6 +708,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sort_order),
+        cmocka_unit_test(test_sort_optional_wildcards),
         cmocka_unit_test(test_topics),
         cmocka_unit_test(test_macros),
         cmocka_unit_test(test_macro_register_late),
