@@ -13,6 +13,15 @@
  *   feedback.c   feedback(article_id, helpful, comment, at)
  *   searchlog.c  search_log(id, at, query, lang, results), search_clicks(search_id, slug, at)
  *   synonyms.c   synonyms(lang, body)
+ *   rules.c      bot_rules(lang, name, body, content_hash, updated_at)
+ *   conversations.c  conversations(id, public_id, token_hash, lang, page, state, bot_state,
+ *                         last_seq, outcome, consent_at, consent_text, ...),
+ *                messages(conversation_id, seq, sender, client_id, text, extra, at)
+ *   cases.c      cases(id, ref, year, number, status, subject, lang, contact, consent,
+ *                      conversation_id, transcript, articles, ...)
+ *   outbox.c     outbox(event_id, type, case_id, payload, state, attempts, next_at, ...),
+ *                outbox_attempts(event_id, attempt, url, started_at, finished_at, status,
+ *                error), crm_endpoints(url, disabled_at, reason)
  *
  * Statements are prepared once per connection (SQLITE_PREPARE_PERSISTENT, kb_store_stmt)
  * and always take their values through bound parameters. */
@@ -100,6 +109,92 @@ static const char *const migrations[] = {
     /* 4: the plain text too is the source's, rendered when it is read (row_read): a third of
      * what a large import wrote, twice. */
     "ALTER TABLE articles DROP COLUMN text;",
+    /* 5: the live chat and cases: the bot's rules as imported, conversations and their
+     * messages, cases, and the outbox that delivers case events to the CRM (rules.c,
+     * conversations.c, cases.c, outbox.c document them). */
+    "CREATE TABLE bot_rules("
+    " lang TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " body TEXT NOT NULL,"
+    " content_hash TEXT NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY (lang, name)) WITHOUT ROWID;"
+    "CREATE TABLE conversations("
+    " id INTEGER PRIMARY KEY,"
+    " public_id TEXT NOT NULL UNIQUE,"
+    " token_hash TEXT NOT NULL UNIQUE,"
+    " lang TEXT NOT NULL,"
+    " page TEXT NOT NULL DEFAULT '',"
+    " state TEXT NOT NULL CHECK (state IN ('bot','waiting','agent','ended')),"
+    " bot_state TEXT NOT NULL DEFAULT '{}',"
+    " last_seq INTEGER NOT NULL DEFAULT 0,"
+    " outcome TEXT CHECK (outcome IN ('rule','article','case','abandoned')),"
+    " consent_at INTEGER,"
+    " consent_text TEXT,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " ended_at INTEGER);"
+    "CREATE INDEX conversations_idle ON conversations(state, updated_at);"
+    "CREATE TABLE messages("
+    " conversation_id INTEGER NOT NULL REFERENCES conversations(id),"
+    " seq INTEGER NOT NULL,"
+    " sender TEXT NOT NULL CHECK (sender IN ('customer','bot','agent','system')),"
+    " client_id TEXT,"
+    " text TEXT NOT NULL,"
+    " extra TEXT,"
+    " at INTEGER NOT NULL,"
+    " PRIMARY KEY (conversation_id, seq)) WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX messages_client ON messages(conversation_id, client_id)"
+    " WHERE client_id IS NOT NULL;"
+    "CREATE TABLE cases("
+    " id INTEGER PRIMARY KEY,"
+    " ref TEXT NOT NULL UNIQUE,"
+    " year INTEGER NOT NULL,"
+    " number INTEGER NOT NULL,"
+    " status TEXT NOT NULL CHECK (status IN ('new','open','pending','solved','closed')),"
+    " subject TEXT NOT NULL,"
+    " lang TEXT NOT NULL,"
+    " name TEXT,"
+    " email TEXT,"
+    " phone TEXT,"
+    " consent_at INTEGER,"
+    " consent_text TEXT,"
+    " conversation_id INTEGER REFERENCES conversations(id),"
+    " transcript TEXT NOT NULL,"
+    " articles TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " UNIQUE (year, number));"
+    "CREATE INDEX cases_status ON cases(status, created_at);"
+    "CREATE INDEX cases_conversation ON cases(conversation_id);"
+    "CREATE TABLE outbox("
+    " id INTEGER PRIMARY KEY,"
+    " event_id TEXT NOT NULL UNIQUE,"
+    " type TEXT NOT NULL,"
+    " case_id INTEGER REFERENCES cases(id),"
+    " payload TEXT NOT NULL,"
+    " state TEXT NOT NULL CHECK (state IN ('due','delivered','failed','disabled')),"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_at INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " delivered_at INTEGER,"
+    " last_status INTEGER,"
+    " last_error TEXT);"
+    "CREATE INDEX outbox_due ON outbox(state, next_at);"
+    "CREATE INDEX outbox_case ON outbox(case_id);"
+    "CREATE TABLE outbox_attempts("
+    " event_id TEXT NOT NULL,"
+    " attempt INTEGER NOT NULL,"
+    " url TEXT NOT NULL,"
+    " started_at INTEGER NOT NULL,"
+    " finished_at INTEGER,"
+    " status INTEGER,"
+    " error TEXT,"
+    " PRIMARY KEY (event_id, attempt)) WITHOUT ROWID;"
+    "CREATE TABLE crm_endpoints("
+    " url TEXT PRIMARY KEY,"
+    " disabled_at INTEGER NOT NULL,"
+    " reason TEXT NOT NULL) WITHOUT ROWID;",
 };
 
 const char *kb_store_errmsg(struct kb_store *st)
