@@ -25,5 +25,6 @@ int kb_cli_index(struct kb_ctx *ctx, int argc, char **argv);
 int kb_cli_search(struct kb_ctx *ctx, int argc, char **argv);
 int kb_cli_bot(struct kb_ctx *ctx, int argc, char **argv);
 int kb_cli_serve(struct kb_ctx *ctx, int argc, char **argv);
+int kb_cli_case(struct kb_ctx *ctx, int argc, char **argv);
 
 #endif

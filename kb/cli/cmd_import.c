@@ -10,6 +10,7 @@
 
 #include "bot/cli.h"
 #include "kb/articles/import.h"
+#include "kb/chat/chat.h"
 #include "kb/articles/indexer.h"
 #include "kb/store/store.h"
 
@@ -98,6 +99,22 @@ int kb_cli_import(struct kb_ctx *ctx, int argc, char **argv, bool check_only)
     int bot_errors = 0;
     if (check_only)
         bot_errors = check_rules(dir);
+    /* The bot's rules: stored in their own short transaction, each language checked whole. */
+    struct kb_chat_rules_report rules = {0};
+    if (st && !err) {
+        enum kb_err rerr = kb_store_begin(st);
+        if (!rerr)
+            rerr = kb_chat_rules_import(st, dir, stderr, &rules);
+        if (rerr) {
+            kb_store_rollback(st);
+            fprintf(stderr, "kb: the chatbot's rules were not imported: %s\n", kb_strerror(rerr));
+            rc = 1;
+        } else if ((rerr = kb_store_commit(st))) {
+            fprintf(stderr, "kb: the chatbot's rules were not imported: %s\n", kb_strerror(rerr));
+            rc = 1;
+        }
+        bot_errors = (int)rules.failed;
+    }
     if (err && !rc)
         rc = 1;
     if (err)
@@ -111,6 +128,9 @@ int kb_cli_import(struct kb_ctx *ctx, int argc, char **argv, bool check_only)
                "(%.2f s)\n",
                rep.files, rep.created, rep.updated, rep.unchanged, rep.archived, rep.failed,
                rep.seconds);
+    if (st && rules.files + rules.removed)
+        printf("%zu rule files: %zu stored, %zu unchanged, %zu failed, %zu removed\n",
+               rules.files, rules.stored, rules.unchanged, rules.failed, rules.removed);
     free(idx);
     kb_store_free(st);
     if (!rc && (rep.failed || bot_errors))

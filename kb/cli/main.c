@@ -5,6 +5,7 @@
  *   kb [--db PATH] index [--rebuild]    apply pending index changes / rebuild the index
  *   kb [--db PATH] search [--lang L] [--category C] [--internal] [--limit N] [--json] QUERY
  *   kb [--db PATH] serve [--port N] [--bind ADDR] [--web DIR] [--threads N] [--base-url URL]
+ *   kb [--db PATH] case list|show REF|redeliver REF
  *   kb bot --rules DIR [--user NAME] [--utf8]
  *
  * Every flag has an environment equivalent (KB_DB, KB_PORT, ...); flags win. Exit status:
@@ -26,11 +27,15 @@ static void usage(FILE *f)
           "Knowledge base, search service and chatbot.\n"
           "\n"
           "commands:\n"
-          "  import DIR     import every *.md under DIR (and DIR/synonyms/<lang>.txt)\n"
+          "  import DIR     import every *.md under DIR, DIR/synonyms/<lang>.txt and the\n"
+          "                 chatbot's rules DIR/bot/<lang>/*.rive\n"
           "  check DIR      check articles (and RiveScript rules under DIR/bot) without writing\n"
           "  index          apply pending index changes; --rebuild rebuilds from the database\n"
           "  search QUERY   search from the terminal (--lang, --category, --internal, --json)\n"
-          "  serve          serve the FAQ pages and the JSON API (--port, default 8080)\n"
+          "  serve          serve the help centre, the JSON API (--port, default 8080) and\n"
+          "                 the chat (--chat-port, default 8081)\n"
+          "  case           cases the chat opened and their delivery to the CRM\n"
+          "                 (list, show REF, redeliver REF)\n"
           "  bot            chat with a RiveScript rules folder on the terminal (--rules DIR)\n"
           "  version        print the version\n"
           "\n"
@@ -80,6 +85,8 @@ int main(int argc, char **argv)
         return kb_cli_search(&ctx, nsub, sub);
     if (strcmp(cmd, "serve") == 0)
         return kb_cli_serve(&ctx, nsub, sub);
+    if (strcmp(cmd, "case") == 0)
+        return kb_cli_case(&ctx, nsub, sub);
     if (strcmp(cmd, "bot") == 0)
         return kb_cli_bot(&ctx, nsub, sub);
     if (strcmp(cmd, "version") == 0) {

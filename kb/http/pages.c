@@ -155,6 +155,10 @@ static void render(struct kb_resp *resp, unsigned status, const char *lang, cons
         err = kb_buf_put_html(&ed, description ? description : kb_i18n(lang, M_TAGLINE));
     if (!err)
         err = kb_buf_put_html(&eq, q ? q : "");
+    struct kb_buf chat;
+    kb_buf_init(&chat, 1024);
+    if (!err)
+        err = kb_buf_put_html(&chat, resp->chat_url);
     struct kb_buf esc[8];
     const enum kb_msg ms[] = {M_SITE, M_SEARCH, M_SEARCH_LABEL, M_PLACEHOLDER, M_SKIP,
                               M_SUGGESTIONS};
@@ -178,6 +182,7 @@ static void render(struct kb_resp *resp, unsigned status, const char *lang, cons
         {"placeholder", esc[3].data},
         {"skip", esc[4].data},
         {"suggestions", esc[5].data},
+        {"chat_url", chat.data ? chat.data : ""},
         {NULL, NULL},
     };
     kb_buf_clear(&resp->body);
@@ -187,6 +192,7 @@ static void render(struct kb_resp *resp, unsigned status, const char *lang, cons
     resp->ctype = "text/html; charset=utf-8";
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
         kb_buf_release(&esc[i]);
+    kb_buf_release(&chat);
     kb_buf_release(&et);
     kb_buf_release(&ed);
     kb_buf_release(&eq);

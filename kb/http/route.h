@@ -57,6 +57,8 @@ struct kb_resp {
     const char *cache;     /* Cache-Control value, NULL = no-store for dynamic content */
     char *location;        /* redirect target (owned), NULL when none */
     char *allow;           /* Allow header for 405 (static string) */
+    char chat_url[320];    /* the chat's address for this page's widget (see server.c) */
+    char chat_origin[300]; /* its origin: the only connect-src besides 'self' */
     struct kb_buf body;
 };
 

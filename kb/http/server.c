@@ -11,6 +11,9 @@
 #include "kb/http/server.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -39,11 +42,12 @@
 #define SERVER_TIMEOUT 30                /* seconds of inactivity */
 #define STATIC_MAX (4 * 1024 * 1024)
 
+/* The Content-Security-Policy, whose connect-src names the chat's origin only. */
+#define CSP_BEFORE "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
+                   "connect-src 'self' "
+#define CSP_AFTER "; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
 static const char *const security_headers[][2] = {
-    {"Content-Security-Policy",
-     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-     "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; form-action 'self'; "
-     "frame-ancestors 'none'"},
     {"X-Content-Type-Options", "nosniff"},
     {"X-Frame-Options", "DENY"},
     {"Referrer-Policy", "same-origin"},
@@ -221,6 +225,55 @@ void kb_resp_redirect(struct kb_resp *resp, const char *location)
     kb_buf_clear(&resp->body);
 }
 
+/* ---- the chat's address ------------------------------------------------------------- */
+
+/* True when s (n bytes) is a host name or address a URL and a header may carry as is. */
+static bool host_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > 253)
+        return false;
+    if (s[0] == '[') { /* an IPv6 literal */
+        for (size_t i = 1; i + 1 < n; i++)
+            if (!isxdigit((unsigned char)s[i]) && s[i] != ':' && s[i] != '.')
+                return false;
+        return s[n - 1] == ']';
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '-')
+            return false;
+    return true;
+}
+
+/* The chat's URL for a page, and the origin the page may connect to: --chat-url when given,
+ * else ws://HOST:CHAT_PORT/chat with the host the browser asked for (Host without its port),
+ * so that http://localhost:8080 gives ws://localhost:8081/chat. */
+static void chat_address(struct MHD_Connection *c, struct kb_resp *resp)
+{
+    const struct kb_http_config *cfg = server_cfg;
+    if (cfg->chat_url && *cfg->chat_url) {
+        snprintf(resp->chat_url, sizeof resp->chat_url, "%s", cfg->chat_url);
+        const char *p = strstr(cfg->chat_url, "://");
+        size_t n = p ? (size_t)(strchr(p + 3, '/') ? strchr(p + 3, '/') - cfg->chat_url
+                                                    : (ptrdiff_t)strlen(cfg->chat_url))
+                     : 0;
+        snprintf(resp->chat_origin, sizeof resp->chat_origin, "%.*s", (int)n, cfg->chat_url);
+        return;
+    }
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    size_t n = 0;
+    if (host) {
+        const char *end = host[0] == '[' ? strchr(host, ']') : strchr(host, ':');
+        n = end ? (size_t)(end - host) + (host[0] == '[') : strlen(host);
+    }
+    if (!host || !host_ok(host, n)) {
+        host = strcmp(cfg->bind, "0.0.0.0") == 0 ? "localhost" : cfg->bind;
+        n = strlen(host);
+    }
+    snprintf(resp->chat_origin, sizeof resp->chat_origin, "ws://%.*s:%d", (int)n, host,
+             cfg->chat_port);
+    snprintf(resp->chat_url, sizeof resp->chat_url, "%s/chat", resp->chat_origin);
+}
+
 /* ---- static files -------------------------------------------------------------------- */
 
 static const char *mime_for(const char *name)
@@ -312,6 +365,9 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct kb_resp *resp)
     }
     for (size_t i = 0; i < sizeof security_headers / sizeof security_headers[0]; i++)
         MHD_add_response_header(r, security_headers[i][0], security_headers[i][1]);
+    char csp[sizeof CSP_BEFORE + sizeof CSP_AFTER + sizeof resp->chat_origin];
+    snprintf(csp, sizeof csp, "%s%s%s", CSP_BEFORE, resp->chat_origin, CSP_AFTER);
+    MHD_add_response_header(r, "Content-Security-Policy", csp);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
                             resp->ctype ? resp->ctype : "text/plain; charset=utf-8");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, resp->cache ? resp->cache
@@ -408,6 +464,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
 
     struct kb_resp resp = {.status = 200};
     kb_buf_init(&resp.body, KB_HTTP_MAX_RESPONSE);
+    chat_address(c, &resp);
     struct kb_req req = {
         .conn = c,
         .method = method,
@@ -476,14 +533,6 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
 
 /* ---- lifecycle ----------------------------------------------------------------------- */
 
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
-
 static void log_mhd(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -495,19 +544,20 @@ static void log_mhd(void *cls, const char *fmt, va_list ap)
     kb_log(KB_LOG_DEBUG, "http: %s", msg);
 }
 
-int kb_http_run(const struct kb_http_config *cfg)
+static struct MHD_Daemon *daemon_;
+static int key_made, log_started;
+
+enum kb_err kb_http_start(const struct kb_http_config *cfg, int *port_out)
 {
     server_cfg = cfg;
-    int rc = -1;
-    struct MHD_Daemon *d = NULL;
-    int log_started = 0, key_made = 0;
+    enum kb_err err = KB_OK;
 
     /* Repair: apply index changes a crash may have left between the two commits. */
     struct kb_store *st = NULL;
-    enum kb_err err = kb_store_open(cfg->db_path, false, &st);
+    err = kb_store_open(cfg->db_path, false, &st);
     if (err) {
         kb_log(KB_LOG_ERROR, "cannot open database %s", cfg->db_path);
-        return -1;
+        return err;
     }
     char *idx = kb_indexer_dir_for(cfg->db_path);
     size_t replayed = 0;
@@ -524,15 +574,16 @@ int kb_http_run(const struct kb_http_config *cfg)
     kb_store_free(st);
     if (err) {
         kb_log(KB_LOG_ERROR, "cannot prepare the search index: %s", kb_strerror(err));
-        return -1;
+        return err;
     }
     if (replayed)
         kb_log(KB_LOG_INFO, "applied %zu pending index changes", replayed);
     if (kb_pages_init(cfg->web_dir) != 0) {
         kb_log(KB_LOG_ERROR, "cannot read templates from %s/templates (use --web DIR)",
                cfg->web_dir);
-        return -1;
+        return KB_ENOTFOUND;
     }
+    err = KB_EIO;
     if (pthread_key_create(&worker_key, worker_free) != 0)
         goto out;
     key_made = 1;
@@ -543,12 +594,13 @@ int kb_http_run(const struct kb_http_config *cfg)
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
     if (inet_pton(AF_INET, cfg->bind, &addr.sin_addr) != 1) {
         kb_log(KB_LOG_ERROR, "--bind must be an IPv4 address (got %s)", cfg->bind);
+        err = KB_EINVAL;
         goto out;
     }
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : ncpu > 0 ? (unsigned)ncpu : 2;
     signal(SIGPIPE, SIG_IGN);
-    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+    daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
                          0, NULL, NULL, access_handler, NULL,
                          MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                          MHD_OPTION_THREAD_POOL_SIZE, threads,
@@ -559,34 +611,33 @@ int kb_http_run(const struct kb_http_config *cfg)
                          MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
                          MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
                          MHD_OPTION_END);
-    if (!d) {
+    if (!daemon_) {
         kb_log(KB_LOG_ERROR, "cannot listen on %s:%d: %s", cfg->bind, cfg->port,
                strerror(errno));
         goto out;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    unsigned port = info ? info->port : (unsigned)cfg->port;
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    printf("listening on http://%s:%u\n", cfg->bind, port);
-    fflush(stdout);
-    kb_log(KB_LOG_INFO, "serving %s on http://%s:%u with %u threads", cfg->db_path, cfg->bind,
-           port, threads);
-    while (!stop_flag)
-        pause();
-    kb_log(KB_LOG_INFO, "shutting down");
-    rc = 0;
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
+    *port_out = info ? (int)info->port : cfg->port;
+    kb_log(KB_LOG_INFO, "serving %s on http://%s:%d with %u threads", cfg->db_path, cfg->bind,
+           *port_out, threads);
+    return KB_OK;
 out:
-    if (d)
-        MHD_stop_daemon(d);
+    kb_http_stop();
+    return err;
+}
+
+void kb_http_stop(void)
+{
+    if (daemon_)
+        MHD_stop_daemon(daemon_);
+    daemon_ = NULL;
     if (log_started)
         kb_searchlog_stop();
+    log_started = 0;
     if (key_made) {
         /* Pool threads ran the key destructor as they exited; the main thread has none. */
         pthread_key_delete(worker_key);
     }
+    key_made = 0;
     kb_pages_release();
-    return rc;
 }

@@ -2,6 +2,8 @@
 #ifndef KB_SERVER_H
 #define KB_SERVER_H
 
+#include "kb/base/err.h"
+
 struct kb_http_config {
     const char *db_path;      /* SQLite database; the index is <db_path>.index */
     const char *bind;         /* listen address, e.g. "127.0.0.1" or "0.0.0.0" */
@@ -10,11 +12,15 @@ struct kb_http_config {
     const char *web_dir;      /* folder with templates/ and static/ */
     const char *base_url;     /* absolute URL prefix for sitemap.xml; NULL = from Host */
     const char *default_lang; /* page language when neither article nor ?lang= says */
+    const char *chat_url;     /* the chat's public address (--chat-url); NULL: ws://HOST:chat_port
+                               * /chat with the host the browser asked for */
+    int chat_port;            /* the chat's port, for that default */
 };
 
-/* Replay the index queue, start serving, print "listening on http://ADDR:PORT" on stdout once
- * ready, and block until SIGINT or SIGTERM. Returns 0 after a clean shutdown, -1 when the
- * server could not start (the reason is logged). */
-int kb_http_run(const struct kb_http_config *cfg);
+/* Replay the index queue and start serving (threads of its own); *port receives the port
+ * listened on. cfg is borrowed until kb_http_stop. Errors are logged. */
+enum kb_err kb_http_start(const struct kb_http_config *cfg, int *port) KB_MUST_CHECK;
+/* Stop serving (requests in flight finish). No-op when not started. */
+void kb_http_stop(void);
 
 #endif

@@ -21,30 +21,33 @@ export function tempDir(name = 'kb-it-') {
 }
 
 /** Import `content` into a fresh database and serve it; resolves to a server handle. */
-export async function startServer({ content = CONTENT, dir = tempDir(), importFirst = true } = {}) {
+export async function startServer({ content = CONTENT, dir = tempDir(), importFirst = true,
+  args = [], env = {} } = {}) {
   const db = join(dir, 'kb.db');
   if (importFirst) {
     const r = kb(['--db', db, 'import', content]);
     if (r.status !== 0) throw new Error(`import failed (${r.status}): ${r.stderr}`);
   }
-  const child = spawn(KB, ['--db', db, 'serve', '--port', '0', '--threads', '2'],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(KB, ['--db', db, 'serve', '--port', '0', '--chat-port', '0',
+    '--threads', '2', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
+  let chatUrl;
   const base = await new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 15000);
     child.stdout.on('data', (d) => {
       out += d;
+      const c = out.match(/chat on (ws:\/\/[\d.]+:\d+\/chat)/);
       const m = out.match(/listening on (http:\/\/[\d.]+:\d+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
+      if (m && c) { clearTimeout(timer); chatUrl = c[1]; resolve(m[1]); }
     });
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited ${code}: ${stderr}`)); });
   });
   const health = await fetch(base + '/healthz');
   if (health.status !== 200) throw new Error('healthz not ready');
   return {
-    base, db, dir, child,
+    base, chatUrl, db, dir, child,
     get stderr() { return stderr; },
     /** Stop with SIGTERM; resolves to the exit code (0 for a clean shutdown). */
     stop() {

@@ -1,0 +1,52 @@
+/* kb/chat/chat.h: the live chat: a websocket server (libwebsockets) where customers talk to
+ * the bot, whose rules answer, search the knowledge base and open cases.
+ *
+ *   server.c        the websocket glue: connections, frames in and out, limits per address
+ *   frames.c        the protocol (documented there and in the README)
+ *   conversation.c  conversations: the state machine, the workers that run the bot, and the
+ *                   writes (through the store's writer thread)
+ *   host.c          the functions rules <call> (kb_search, quick, contact, case_open ...)
+ *   rules.c         rules from the database: import, load, reload when an import changes them
+ *   ratelimit.c     token buckets and the address table */
+#ifndef KB_CHAT_H
+#define KB_CHAT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "kb/base/err.h"
+#include "kb/store/store.h"
+#include "kb/store/writer.h"
+
+struct kb_chat_config {
+    const char *db_path;      /* the database; the index is <db_path>.index */
+    const char *bind;         /* IPv4 address to listen on */
+    int port;                 /* 0 picks a free port */
+    const char *default_lang; /* conversations in a language without rules use this one */
+    unsigned workers;         /* threads running the bot; 0: number of CPUs */
+    int idle_secs;            /* a conversation idle that long ends (default 1800) */
+    double msg_rate, msg_burst;  /* messages a second per conversation, and burst (5, 20) */
+    unsigned conn_max;        /* connections open per address (50) */
+    double starts_per_min;    /* new conversations a minute per address (30) */
+    struct kb_store_writer *writer; /* borrowed: where messages are written; must outlive */
+};
+
+/* Load the rules from the database, start the workers and the websocket thread, listen.
+ * *port receives the port listened on. Returns once listening; KB_EIO when the address cannot
+ * be bound. One chat per process. */
+enum kb_err kb_chat_start(const struct kb_chat_config *cfg, int *port) KB_MUST_CHECK;
+/* Close every connection, finish the work in flight, stop the threads. No-op when not
+ * started. */
+void kb_chat_stop(void);
+
+/* kb import: the rules of dir/bot/<lang>/NAME.rive into the database, each language loaded
+ * and checked as `kb check` does. A file with errors keeps its previous version (reported on
+ * out as "file:line: error: reason"); files gone from a language folder are removed. */
+struct kb_chat_rules_report {
+    size_t files, stored, unchanged, failed, removed;
+    unsigned warnings;
+};
+enum kb_err kb_chat_rules_import(struct kb_store *st, const char *dir, FILE *out,
+                                 struct kb_chat_rules_report *rep) KB_MUST_CHECK;
+
+#endif
