@@ -83,8 +83,8 @@ struct chat_conv {
     int64_t consent_at;
     char *consent_text;
     const char *outcome;       /* static: rule, article, case; NULL until one */
-    int64_t active_ms;         /* monotonic, last message or connection */
     /* under the engine lock */
+    int64_t active_ms;         /* monotonic, last message or connection */
     struct chat_job *jobs, *jobs_tail;
     size_t njobs;
     bool busy, ready, idle_queued, in_tables;
@@ -508,14 +508,14 @@ static void write_done(void *arg, enum kb_err err)
         if (w->lang[0])
             memcpy(c->lang, w->lang, sizeof c->lang);
     }
-    if (w->end)
-        c->state = CONV_ENDED;
     if (w->create)
         snprintf(c->user, sizeof c->user, "c%lld", (long long)c->id);
     post_frames(w);
     if (w->kick)
         kb_crm_delivery_kick();
     pthread_mutex_lock(&eng.mu);
+    if (w->end)
+        c->state = CONV_ENDED; /* the tick reads it */
     if (w->create)
         tables_add(c);
     if (w->attach) {
@@ -860,7 +860,6 @@ static void process_message(struct chat_worker *wk, struct chat_conv *c, struct 
                            .articles = json_array(), .quick = json_array()};
     if (!t.articles || !t.quick)
         goto fail;
-    c->active_ms = mono_ms();
     err = bot_reply_ctx(brain, c->user, j->text, &t, &reply, &state);
     if (err) {
         c->state_gen = 0;
@@ -1131,6 +1130,8 @@ void chat_engine_message(int64_t conv, uint64_t conn, struct kb_chat_frame *f)
     pthread_mutex_lock(&eng.mu);
     struct chat_conv *c = find_id(conv);
     bool ok = c && conv_push(c, j);
+    if (ok)
+        c->active_ms = mono_ms();
     pthread_mutex_unlock(&eng.mu);
     if (!ok) {
         send_error(conn, c ? "rate_limited" : "unknown_conversation",

@@ -172,7 +172,7 @@ static void diag_import(void *ctx, enum bot_severity sev, const char *file, unsi
         return;
     }
     for (size_t i = 0; i < d->n; i++)
-        if (strcmp(d->paths[i], file) == 0)
+        if (d->paths[i] && strcmp(d->paths[i], file) == 0)
             d->errors[i]++;
 }
 

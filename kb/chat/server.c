@@ -25,6 +25,7 @@
 
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,7 +97,7 @@ struct ev {
 static struct {
     struct lws_context *ctx;
     pthread_t thread;
-    volatile int stop;
+    atomic_int stop;
     bool running;
     struct kb_chat_config cfg;
     /* the inbox, any thread */
@@ -657,7 +658,7 @@ static void *service_main(void *p)
 {
     (void)p;
     lws_sul_schedule(ws.ctx, 0, &ws.tick, on_tick, LWS_US_PER_SEC);
-    while (!ws.stop)
+    while (!atomic_load(&ws.stop))
         if (lws_service(ws.ctx, 0) < 0)
             break;
     return NULL;
@@ -725,7 +726,7 @@ enum kb_err kb_chat_start(const struct kb_chat_config *cfg, int *port)
     }
     struct lws_vhost *vh = lws_get_vhost_by_name(ws.ctx, "default");
     *port = vh ? lws_get_vhost_listen_port(vh) : cfg->port;
-    ws.stop = 0;
+    atomic_store(&ws.stop, 0);
     if (pthread_create(&ws.thread, NULL, service_main, NULL) != 0) {
         lws_context_destroy(ws.ctx);
         chat_engine_stop();
@@ -748,7 +749,7 @@ void kb_chat_stop(void)
 {
     if (!ws.running)
         return;
-    ws.stop = 1;
+    atomic_store(&ws.stop, 1);
     lws_cancel_service(ws.ctx);
     pthread_join(ws.thread, NULL);
     pthread_mutex_lock(&ws.mu);

@@ -49,8 +49,8 @@ static int case_list(struct kb_ctx *ctx, int argc, char **argv)
     bool json = false;
     long limit = 100;
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "+s:d:n:jh", opts, NULL)) != -1) {
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "s:d:n:jh", opts, NULL)) != -1) {
         switch (c) {
         case 's': status = optarg; break;
         case 'd': delivery = optarg; break;
@@ -93,12 +93,14 @@ static int case_list(struct kb_ctx *ctx, int argc, char **argv)
                                                rows[i]->subject, "lang", rows[i]->lang,
                                                "created_at", at, "delivery", rows[i]->delivery));
         }
-        char *s = a ? json_dumps(json_pack("{s:o}", "cases", a), JSON_COMPACT) : NULL;
+        json_t *o = a ? json_pack("{s:o}", "cases", a) : NULL;
+        char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
         if (s)
             puts(s);
         else
             rc = 1;
         free(s);
+        json_decref(o);
     } else {
         for (size_t i = 0; i < n; i++) {
             char at[32];
@@ -153,8 +155,8 @@ static int case_show(struct kb_ctx *ctx, int argc, char **argv)
         {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0}};
     bool json = false;
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+    optind = 0; /* 0, not 1: glibc starts over, permuting (REF may come before --json) */
+    while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
         switch (c) {
         case 'j': json = true; break;
         case 'h': puts("usage: kb [--db PATH] case show REF [--json]"); return 0;

@@ -49,12 +49,21 @@ export async function startServer({ content = CONTENT, dir = tempDir(), importFi
   return {
     base, chatUrl, db, dir, child,
     get stderr() { return stderr; },
-    /** Stop with SIGTERM; resolves to the exit code (0 for a clean shutdown). */
-    stop() {
-      return new Promise((resolve) => {
-        if (child.exitCode !== null) { resolve(child.exitCode); return; }
-        child.once('exit', (code) => { rmSync(dir, { recursive: true, force: true }); resolve(code); });
-        child.kill('SIGTERM');
+    /** Stop with SIGTERM (or signal); resolves to the exit code (0 for a clean shutdown).
+     * The folder is removed unless keep (to start a server on the same database again). */
+    stop({ keep = false, signal = 'SIGTERM' } = {}) {
+      return new Promise((resolve, reject) => {
+        const done = (code, sig) => {
+          if (!keep) rmSync(dir, { recursive: true, force: true });
+          // A clean shutdown exits 0: a sanitizer's report (leak, race) at exit does not.
+          if (signal === 'SIGTERM' && code !== 0)
+            reject(new Error(`kb serve exited ${code ?? sig} on SIGTERM: ${stderr.slice(-4000)}`));
+          else
+            resolve(code ?? sig);
+        };
+        if (child.exitCode !== null || child.signalCode !== null) { done(child.exitCode, child.signalCode); return; }
+        child.once('exit', done);
+        child.kill(signal);
       });
     },
   };
