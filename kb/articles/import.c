@@ -23,6 +23,8 @@
 #include "kb/store/synonyms.h"
 
 #define IMPORT_MAX_FILES 1000000
+#define IMPORT_BATCH_MS 50   /* the longest the import holds the write lock at a time */
+#define IMPORT_YIELD_US 2000 /* the pause between two batches, for the other writers */
 
 /* nftw has no user pointer; the walk is single-threaded, so a static list is enough. */
 static struct {
@@ -205,6 +207,30 @@ static void seen_free(struct seen *v, size_t n)
     free(v);
 }
 
+/* Commit the import's transaction when it has held the write lock for IMPORT_BATCH_MS, and
+ * begin the next after a short pause: the writer thread of a running server (chat messages,
+ * page views) gets the lock between two batches, so that it never waits for the whole
+ * import. Batches commit without syncing (synchronous=NORMAL); after the last one the files
+ * are synced (kb_store_sync) before anything is indexed from the queue. A crash in between loses batches
+ * consistently (articles with their queue rows); the live indexer's "ahead" mark covers what
+ * it committed of them. An import that fails keeps the batches it committed. */
+static enum kb_err next_batch(struct kb_store *st, struct timespec *batch0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long ms = (long)(now.tv_sec - batch0->tv_sec) * 1000 + (now.tv_nsec - batch0->tv_nsec) / 1000000;
+    if (ms < IMPORT_BATCH_MS)
+        return KB_OK;
+    enum kb_err err = kb_store_commit(st);
+    if (err)
+        return err;
+    struct timespec pause = {0, IMPORT_YIELD_US * 1000L};
+    nanosleep(&pause, NULL);
+    err = kb_store_begin(st);
+    clock_gettime(CLOCK_MONOTONIC, batch0);
+    return err;
+}
+
 enum kb_err kb_import_dir(struct kb_store *st, const char *dir, const char *default_lang,
                           FILE *out, struct kb_import_report *rep,
                           const struct kb_import_hook *hook)
@@ -246,6 +272,8 @@ enum kb_err kb_import_dir(struct kb_store *st, const char *dir, const char *defa
             goto out;
     }
     int tty = isatty(STDERR_FILENO) && walk.n > 1000;
+    struct timespec batch0;
+    clock_gettime(CLOCK_MONOTONIC, &batch0);
     seen = calloc(walk.n ? walk.n : 1, sizeof *seen);
     if (!seen) {
         err = KB_ENOMEM;
@@ -323,6 +351,8 @@ enum kb_err kb_import_dir(struct kb_store *st, const char *dir, const char *defa
         free(data);
         if (tty && (i + 1) % 1000 == 0)
             fprintf(stderr, "\rimporting: %zu/%zu", i + 1, walk.n);
+        if (st && (err = next_batch(st, &batch0)))
+            goto out;
     }
     if (tty)
         fputc('\n', stderr);
@@ -337,6 +367,10 @@ enum kb_err kb_import_dir(struct kb_store *st, const char *dir, const char *defa
         err = kb_store_archive_unseen(st, prefix, run, &rep->archived);
         if (!err)
             err = kb_store_commit(st);
+        /* Every batch reaches the disk before the index is told about any of them: see
+         * next_batch. */
+        if (!err)
+            err = kb_store_sync(st);
     }
 out:
     if (err && st)

@@ -67,10 +67,6 @@ int kb_cli_import(struct kb_ctx *ctx, int argc, char **argv, bool check_only)
     struct kb_store *st = NULL;
     if (!check_only && kb_cli_open_store(ctx, false, &st))
         return 1;
-    if (st && kb_store_durable(st)) {
-        kb_store_free(st);
-        return 1;
-    }
     struct kb_import_report rep;
     char *idx = st ? kb_indexer_dir_for(ctx->db) : NULL;
     if (st && !idx) {

@@ -27,10 +27,14 @@
  * and always take their values through bound parameters. */
 #include "kb/store/store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -240,6 +244,21 @@ sqlite3_stmt *kb_store_stmt(struct kb_store *st, const char *sql)
     return NULL;
 }
 
+static int busy_poll(void *ud, int count)
+{
+    (void)ud;
+    if (count >= 40000)
+        return 0; /* 10 s: give up, the caller gets SQLITE_BUSY */
+    struct timespec ts = {0, 250000};
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
+void kb_store_poll_busy(struct kb_store *st)
+{
+    sqlite3_busy_handler(st->db, busy_poll, NULL);
+}
+
 enum kb_err kb_store_exec(struct kb_store *st, const char *sql)
 {
     char *msg = NULL;
@@ -357,6 +376,30 @@ enum kb_err kb_store_commit(struct kb_store *st)
 enum kb_err kb_store_durable(struct kb_store *st)
 {
     return kb_store_exec(st, "PRAGMA synchronous = FULL");
+}
+
+/* fsync the file at path when it exists. */
+static enum kb_err sync_file(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? KB_OK : KB_EIO;
+    int rc = fsync(fd);
+    close(fd);
+    return rc == 0 ? KB_OK : KB_EIO;
+}
+
+enum kb_err kb_store_sync(struct kb_store *st)
+{
+    /* fsync applies to the file, whatever descriptor asks: what SQLite wrote is flushed. */
+    const char *db = sqlite3_db_filename(st->db, "main");
+    if (!db || !*db)
+        return KB_OK; /* in memory */
+    char wal[4096];
+    if ((size_t)snprintf(wal, sizeof wal, "%s-wal", db) >= sizeof wal)
+        return KB_EINVAL;
+    enum kb_err err = sync_file(wal);
+    return err ? err : sync_file(db);
 }
 
 void kb_store_rollback(struct kb_store *st)

@@ -34,6 +34,11 @@ void kb_store_rollback(struct kb_store *st);
  * a page view's counter would wait for the disk. */
 enum kb_err kb_store_durable(struct kb_store *st) KB_MUST_CHECK;
 
+/* Make every commit so far durable (fsync of the database and its WAL): for a writer that
+ * committed without syncing and whose changes go on to the search index (see
+ * kb_store_durable). */
+enum kb_err kb_store_sync(struct kb_store *st) KB_MUST_CHECK;
+
 /* Visibility of what a reader may see (mirrors search_scope). */
 enum kb_store_scope { KB_SCOPE_PUBLIC = 0, KB_SCOPE_INTERNAL = 1, KB_SCOPE_ALL = 2 };
 

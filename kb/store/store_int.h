@@ -37,6 +37,10 @@ enum kb_err kb_store_exec(struct kb_store *st, const char *sql) KB_MUST_CHECK;
 char *kb_store_col_dup(sqlite3_stmt *s, int i);
 /* Step a cached statement that takes one integer and returns no row. */
 enum kb_err kb_store_step_id(struct kb_store *st, const char *sql, int64_t v, const char *what) KB_MUST_CHECK;
+/* Wait for the write lock by polling every 250 us (up to 10 s) instead of SQLite's default
+ * back-off (sleeps growing to 100 ms): a writer that must get the lock between two batches of
+ * an import (the writer thread) would otherwise sleep through the gap. */
+void kb_store_poll_busy(struct kb_store *st);
 /* Queue an article for the indexer, in the caller's transaction (queue.c). */
 enum kb_err kb_store_queue_article(struct kb_store *st, int64_t id, int64_t now) KB_MUST_CHECK;
 

@@ -145,6 +145,7 @@ enum kb_err kb_store_writer_start(const char *db_path, size_t max_queue,
         free(w);
         return err;
     }
+    kb_store_poll_busy(w->st);
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {

@@ -244,12 +244,24 @@ static struct kb_indexer *import_failing_late(struct fixture *fx)
     return fl.live;
 }
 
+/* Articles in the store. */
+static size_t stored(struct fixture *fx)
+{
+    int64_t articles = 0, published = 0, queue = 0;
+    assert_int_equal(kb_store_counts(fx->st, &articles, &published, &queue), KB_OK);
+    return (size_t)articles;
+}
+
 static void failed_import_leaves_the_index_as_the_store(void **state)
 {
     struct fixture *fx = *state;
     struct kb_indexer *live = import_failing_late(fx);
-    kb_indexer_abort(live, fx->st); /* the store rolled back: so does the index */
-    assert_int_equal(indexed(fx), 3);
+    /* The import committed in short batches (so that a running server's writes never wait
+     * for all of it): the batches before the failure stay, and so does their index. */
+    size_t n = stored(fx);
+    assert_true(n > 3 && n < MANY + 3);
+    kb_indexer_abort(live, fx->st);
+    assert_int_equal(indexed(fx), n);
     assert_false(marked(fx));
 }
 
@@ -258,15 +270,15 @@ static void crash_after_a_batch_is_repaired(void **state)
     struct fixture *fx = *state;
     struct kb_indexer *live = import_failing_late(fx);
     /* What a crash leaves: the batches before it committed to the index (four of 500), the
-     * store rolled back, the mark still on. */
+     * store's last batch rolled back, the mark still on. */
     kb_indexer_abort(live, NULL);
     assert_true(indexed(fx) >= 2000 + 3);
     assert_true(marked(fx));
     /* The next writer (kb serve's start-up repair, kb import, kb index) rebuilds. */
-    size_t applied = 0;
+    size_t applied = 0, n = stored(fx);
     assert_int_equal(kb_indexer_run(fx->st, fx->index, false, &applied), KB_OK);
-    assert_int_equal(applied, 3);
-    assert_int_equal(indexed(fx), 3);
+    assert_true(applied >= n); /* the batches' own queue rows, and the rebuild's */
+    assert_int_equal(indexed(fx), n);
     assert_false(marked(fx));
 }
 
