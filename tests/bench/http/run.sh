@@ -12,13 +12,13 @@ secs=${SECS:-20}
 command -v wrk >/dev/null && command -v nginx >/dev/null ||
   { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light >/dev/null; }
 [ -f "$build/build.ninja" ] || meson setup "$build" -Dbuildtype=release >/dev/null
-ninja -C "$build" kb/kb >/dev/null
+ninja -C "$build" kb/cli/kb >/dev/null
 tmp=$(mktemp -d)
 kbpid= ; ngpid=
 trap 'kill $kbpid $ngpid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 /usr/bin/python3 tests/bench/scale/make-corpus.py ../shared/data/service-public-fr "$tmp/corpus" "$n" 5000 >/dev/null
-"$build/kb/kb" --db "$tmp/kb.db" import "$tmp/corpus" >/dev/null 2>&1
-"$build/kb/kb" --db "$tmp/kb.db" serve --port 0 --threads 2 > "$tmp/kb.out" 2>/dev/null &
+"$build/kb/cli/kb" --db "$tmp/kb.db" import "$tmp/corpus" >/dev/null 2>&1
+"$build/kb/cli/kb" --db "$tmp/kb.db" serve --port 0 --threads 2 > "$tmp/kb.out" 2>/dev/null &
 kbpid=$!
 for _ in $(seq 100); do grep -q listening "$tmp/kb.out" 2>/dev/null && break; sleep 0.1; done
 kb_url=$(grep -o 'http://[0-9.:]*' "$tmp/kb.out")

@@ -6,7 +6,7 @@ corpus and questions, in one run.
   fts5         SQLite FTS5, unicode61 remove_diacritics 2, bm25(), OR of the words
   xapian       plain Xapian: French stemmer, default BM25, QueryParser with OR
 
-usage: tests/bench/relevance/run.py [--kb build/kb/kb] [--corpus DIR] [--tsv FILE] [--failures]
+usage: tests/bench/relevance/run.py [--kb build/kb/cli/kb] [--corpus DIR] [--tsv FILE] [--failures]
                                    [--synonyms FILE]
 Runs with Debian's python3 (/usr/bin/python3) and python3-xapian (apt-get install python3-xapian).
 """
