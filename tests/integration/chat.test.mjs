@@ -361,3 +361,35 @@ test('the case frame follows the reply; kb case show has the case; outcome is ca
     await srv.stop();
   }
 });
+
+test("pages name the chat's origin, and only it, in the CSP's connect-src", async () => {
+  const srv = await serve();
+  try {
+    const origin = srv.chatUrl.replace('/chat', '');
+    const r = await fetch(srv.base + '/?lang=fr');
+    const csp = r.headers.get('content-security-policy');
+    assert.match(csp, new RegExp(`connect-src 'self' ${origin.replace(/[.]/g, '\\.')};`));
+    assert.doesNotMatch(csp, /connect-src[^;]*(ws:|wss:)\s*[;']/, 'no bare scheme');
+    // The host the browser asked for (localhost here) gives the widget's address.
+    const port = new URL(srv.base).port;
+    const l = await fetch(`http://localhost:${port}/?lang=fr`);
+    assert.match(l.headers.get('content-security-policy'),
+      new RegExp(`connect-src 'self' ws://localhost:${new URL(origin.replace('ws:', 'http:')).port};`));
+    // A hostile Host header never reaches the policy.
+    const { request } = await import('node:http');
+    const hostile = await new Promise((resolve) => {
+      request({ host: '127.0.0.1', port, path: '/', headers: { Host: "evil.com';script-src *" } },
+        (res) => { res.resume(); resolve(res.headers['content-security-policy']); }).end();
+    });
+    assert.doesNotMatch(hostile, /evil|script-src \*/);
+  } finally {
+    await srv.stop();
+  }
+  const wss = await serve({ args: ['--chat-url', 'wss://chat.example.com/chat'] });
+  try {
+    const csp = (await fetch(wss.base + '/')).headers.get('content-security-policy');
+    assert.match(csp, /connect-src 'self' wss:\/\/chat\.example\.com;/);
+  } finally {
+    await wss.stop();
+  }
+});
