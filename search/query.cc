@@ -550,6 +550,7 @@ extern "C" void search_result_free(struct search_result *r)
         free(r->facets[i].value);
     free(r->facets);
     free(r->did_you_mean);
+    free(r->corrected_query);
     free(r);
 }
 

@@ -120,6 +120,7 @@ struct search_result {
     struct search_facet *facets;
     size_t nfacets;
     char *did_you_mean;      /* corrected query, or NULL when the query looks right */
+    char *corrected_query;   /* the query as searched when words were corrected, else NULL */
     double took_ms;
 };
 

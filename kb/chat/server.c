@@ -36,7 +36,7 @@
 
 #include "kb/base/buf.h"
 #include "kb/base/log.h"
-#include "kb/chat/ratelimit.h"
+#include "kb/base/ratelimit.h"
 
 #define START_TIMEOUT_S 10
 #define PENDING_MAX 20             /* frames held while a start is processed */
@@ -44,6 +44,7 @@
 #define FRAME_RATE 100.0           /* frames a second from one connection, any kind */
 #define FRAME_BURST 200.0
 #define CONNS_MAX 20000            /* connections in all */
+#define ADDR_STARTS 0              /* the address bucket of new conversations */
 
 enum wstate { W_NEW, W_STARTING, W_STARTED };
 
@@ -58,7 +59,7 @@ struct wconv;
 struct wconn {
     uint64_t id;
     struct lws *wsi;
-    struct kb_chat_addr *addr;
+    struct kb_rate_addr *addr;
     enum wstate state;
     struct wconv *conv;
     struct kb_buf rx;
@@ -70,7 +71,7 @@ struct wconn {
     bool closing;
     int close_code;
     char close_reason[64];
-    struct kb_chat_bucket frames;
+    struct kb_rate_bucket frames;
     struct wconn *next_id, *next_in_conv;
 };
 
@@ -78,7 +79,7 @@ struct wconn {
 struct wconv {
     int64_t id;
     struct wconn *conns;
-    struct kb_chat_bucket msgs;
+    struct kb_rate_bucket msgs;
     struct wconv *next;
 };
 
@@ -109,7 +110,7 @@ static struct {
     struct wconn **conns;
     struct wconv **convs;
     size_t nb, nconns;
-    struct kb_chat_addrs *addrs;
+    struct kb_rate_addrs *addrs;
     lws_sorted_usec_list_t tick;
 } ws = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
@@ -330,7 +331,7 @@ static void on_start(struct wconn *c, struct kb_chat_frame *f)
         return;
     }
     if (!f->resume &&
-        !kb_chat_bucket_take(&c->addr->starts, ws.cfg.starts_per_min / 60.0,
+        !kb_rate_take(&c->addr->b[ADDR_STARTS], ws.cfg.starts_per_min / 60.0,
                              ws.cfg.starts_per_min, mono_ms())) {
         send_error(c, "rate_limited", "too many new conversations from this address: wait a minute");
         kb_chat_frame_release(f);
@@ -367,7 +368,7 @@ static void dispatch(struct wconn *c, struct kb_chat_frame *f)
             kb_chat_frame_release(f);
             return;
         }
-        if (!kb_chat_bucket_take(&c->conv->msgs, ws.cfg.msg_rate, ws.cfg.msg_burst, mono_ms())) {
+        if (!kb_rate_take(&c->conv->msgs, ws.cfg.msg_rate, ws.cfg.msg_burst, mono_ms())) {
             char *e = kb_chat_frame_error("rate_limited", "too many messages: this one was not "
                                                           "processed, send it again later");
             if (e) {
@@ -507,7 +508,7 @@ static int on_established(struct lws *wsi, struct wconn **slot)
     char addr[48] = "";
     lws_get_peer_simple(wsi, addr, sizeof addr);
     struct wconn *c = calloc(1, sizeof *c);
-    struct kb_chat_addr *a = kb_chat_addrs_get(ws.addrs, addr);
+    struct kb_rate_addr *a = kb_rate_addrs_get(ws.addrs, addr, mono_ms());
     if (!c || !a) {
         free(c);
         return -1;
@@ -536,7 +537,7 @@ static int on_receive(struct wconn *c, const char *in, size_t len)
     if (c->closing)
         return 0;
     struct lws *wsi = c->wsi;
-    if (lws_is_first_fragment(wsi) && !kb_chat_bucket_take(&c->frames, FRAME_RATE, FRAME_BURST,
+    if (lws_is_first_fragment(wsi) && !kb_rate_take(&c->frames, FRAME_RATE, FRAME_BURST,
                                                             mono_ms())) {
         send_error(c, "rate_limited", "too many frames: the connection is closed");
         close_after_output(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many frames");
@@ -639,8 +640,8 @@ static const lws_retry_bo_t retry = {
 static void on_tick(lws_sorted_usec_list_t *sul)
 {
     chat_engine_tick();
-    kb_chat_addrs_sweep(ws.addrs, ws.cfg.starts_per_min / 60.0, ws.cfg.starts_per_min,
-                        mono_ms());
+    /* An address unused for two minutes has its new-conversation bucket full again. */
+    kb_rate_addrs_sweep(ws.addrs, 120000, mono_ms());
     lws_sul_schedule(ws.ctx, 0, sul, on_tick, LWS_US_PER_SEC);
 }
 
@@ -697,7 +698,7 @@ enum kb_err kb_chat_start(const struct kb_chat_config *cfg, int *port)
     ws.conns = calloc(ws.nb, sizeof *ws.conns);
     ws.convs = calloc(ws.nb, sizeof *ws.convs);
     enum kb_err err = KB_ENOMEM;
-    if (!ws.conns || !ws.convs || kb_chat_addrs_new(&ws.addrs) != KB_OK)
+    if (!ws.conns || !ws.convs || kb_rate_addrs_new(&ws.addrs) != KB_OK)
         goto fail;
     err = chat_engine_start(cfg);
     if (err)
@@ -738,7 +739,7 @@ enum kb_err kb_chat_start(const struct kb_chat_config *cfg, int *port)
 fail:
     free(ws.conns);
     free(ws.convs);
-    kb_chat_addrs_free(ws.addrs);
+    kb_rate_addrs_free(ws.addrs);
     ws.conns = NULL;
     ws.convs = NULL;
     ws.addrs = NULL;
@@ -776,7 +777,7 @@ void kb_chat_stop(void)
         }
     free(ws.conns);
     free(ws.convs);
-    kb_chat_addrs_free(ws.addrs);
+    kb_rate_addrs_free(ws.addrs);
     ws.conns = NULL;
     ws.convs = NULL;
     ws.addrs = NULL;

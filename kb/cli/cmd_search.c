@@ -80,7 +80,7 @@ int kb_cli_search(struct kb_ctx *ctx, int argc, char **argv)
         goto out;
     }
     if (json) {
-        json_t *o = kb_http_search_json(r, 0);
+        json_t *o = kb_http_search_json(r, NULL);
         char *s = o ? json_dumps(o, KB_API_JSON_FLAGS) : NULL;
         if (s)
             puts(s);

@@ -66,10 +66,12 @@ static void usage(void)
          "  --port N          HTTP port (env KB_PORT, default 8080; 0 picks a free one)\n"
          "  --bind ADDR       address to listen on (env KB_BIND, default 127.0.0.1; 0.0.0.0 for "
          "all)\n"
-         "  --web DIR         templates and static files (env KB_WEB)\n"
+         "  --web DIR         the theme: templates/, i18n/ and static/ (env KB_WEB); copy web/\n"
+         "                    and edit it to restyle and reword the help centre\n"
          "  --threads N       HTTP worker threads (env KB_THREADS, default: number of CPUs)\n"
          "  --base-url URL    public address used in sitemap.xml (env KB_BASE_URL)\n"
          "  --lang L          default page and chat language (env KB_LANG, default fr)\n"
+         "  --search-log-days N  the search log's retention (env KB_SEARCH_LOG_DAYS, default 90)\n"
          "chat (websocket ws://ADDR:PORT/chat):\n"
          "  --chat-port N     its port (env KB_CHAT_PORT, default 8081; 0 picks a free one)\n"
          "  --chat-url URL    its public address given to the pages' widget (env KB_CHAT_URL;\n"
@@ -93,7 +95,7 @@ int kb_cli_serve(struct kb_ctx *ctx, int argc, char **argv)
 {
     enum {
         O_CHAT_PORT = 256, O_CHAT_URL, O_CHAT_IDLE, O_CHAT_WORKERS, O_CHAT_RATE, O_CHAT_BURST,
-        O_CHAT_CONN, O_CHAT_NEW, O_CRM_URL, O_CRM_SECRET, O_CRM_SECRET_FILE
+        O_CHAT_CONN, O_CHAT_NEW, O_CRM_URL, O_CRM_SECRET, O_CRM_SECRET_FILE, O_LOG_DAYS
     };
     static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
                                          {"bind", required_argument, NULL, 'b'},
@@ -113,6 +115,7 @@ int kb_cli_serve(struct kb_ctx *ctx, int argc, char **argv)
                                          {"crm-secret", required_argument, NULL, O_CRM_SECRET},
                                          {"crm-secret-file", required_argument, NULL,
                                           O_CRM_SECRET_FILE},
+                                         {"search-log-days", required_argument, NULL, O_LOG_DAYS},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
     struct kb_http_config cfg = {
@@ -143,7 +146,8 @@ int kb_cli_serve(struct kb_ctx *ctx, int argc, char **argv)
     } envs[] = {{"KB_PORT", 'p'},          {"KB_THREADS", 't'},         {"KB_CHAT_PORT", O_CHAT_PORT},
                 {"KB_CHAT_IDLE", O_CHAT_IDLE}, {"KB_CHAT_WORKERS", O_CHAT_WORKERS},
                 {"KB_CHAT_RATE", O_CHAT_RATE}, {"KB_CHAT_BURST", O_CHAT_BURST},
-                {"KB_CHAT_CONN_MAX", O_CHAT_CONN}, {"KB_CHAT_NEW_MAX", O_CHAT_NEW}};
+                {"KB_CHAT_CONN_MAX", O_CHAT_CONN}, {"KB_CHAT_NEW_MAX", O_CHAT_NEW},
+                {"KB_SEARCH_LOG_DAYS", O_LOG_DAYS}};
     const char *vals[sizeof envs / sizeof envs[0] + 64] = {0};
     int keys[sizeof envs / sizeof envs[0] + 64] = {0};
     size_t nvals = 0;
@@ -185,6 +189,7 @@ int kb_cli_serve(struct kb_ctx *ctx, int argc, char **argv)
         case O_CHAT_BURST: bad = kb_cli_int(s, 1, 100000, &v); chat.msg_burst = (double)v; break;
         case O_CHAT_CONN: bad = kb_cli_int(s, 1, 1000000, &v); chat.conn_max = (unsigned)v; break;
         case O_CHAT_NEW: bad = kb_cli_int(s, 1, 1000000, &v); chat.starts_per_min = (double)v; break;
+        case O_LOG_DAYS: bad = kb_cli_int(s, 1, 36500, &v); cfg.search_log_days = (int)v; break;
         case O_CHAT_IDLE:
             v = parse_duration(s);
             bad = v < 0;
@@ -232,6 +237,7 @@ int kb_cli_serve(struct kb_ctx *ctx, int argc, char **argv)
         goto out;
     delivery = true;
     chat.writer = writer;
+    cfg.writer = writer;
     if (kb_chat_start(&chat, &chat_port) != KB_OK)
         goto out;
     chat_on = true;

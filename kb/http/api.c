@@ -16,7 +16,7 @@
 #include "kb/base/buf.h"
 #include "kb/http/route.h"
 #include "kb/http/metrics.h"
-#include "kb/http/searchlog.h"
+#include "kb/http/usage.h"
 
 /* Search answers are built key by key: json_pack parses its format string at every call, and
  * that scanner took about 4% of a search request's samples (perf of kb serve under wrk).
@@ -44,7 +44,7 @@ static json_t *hit_json(const struct search_hit *h)
     return o;
 }
 
-json_t *kb_http_search_json(const struct search_result *r, int64_t search_id)
+json_t *kb_http_search_json(const struct search_result *r, const char *search_id)
 {
     json_t *out = json_object(), *results = json_array(), *cats = json_object();
     json_t *facets = json_object();
@@ -65,9 +65,12 @@ json_t *kb_http_search_json(const struct search_result *r, int64_t search_id)
               json_object_set_new_nocheck(out, "did_you_mean", r->did_you_mean
                                                                   ? json_string(r->did_you_mean)
                                                                   : json_null()) |
+              json_object_set_new_nocheck(out, "corrected_query",
+                                          r->corrected_query ? json_string(r->corrected_query)
+                                                             : json_null()) |
               json_object_set_new_nocheck(out, "took_ms", json_real(r->took_ms));
     if (!bad && search_id)
-        bad = json_object_set_new_nocheck(out, "search_id", json_integer(search_id));
+        bad = json_object_set_new_nocheck(out, "search_id", json_string(search_id));
     if (bad) {
         json_decref(out);
         return NULL;
@@ -105,7 +108,7 @@ void kb_api_search(struct kb_req *req, struct kb_resp *resp)
         .text = q ? q : "",
         .lang = kb_req_arg(req, "lang"),
         .category = kb_req_arg(req, "category"),
-        .scope = SEARCH_SCOPE_PUBLIC,
+        .scope = req->search_scope,
         .offset = (size_t)offset,
         .limit = (size_t)limit,
     };
@@ -115,13 +118,13 @@ void kb_api_search(struct kb_req *req, struct kb_resp *resp)
         kb_resp_json_error(resp, 503, "search_failed", kb_strerror(err));
         return;
     }
-    int64_t id = 0;
+    char token[KB_USAGE_TOKEN_MAX] = "";
     if (q) {
-        id = kb_searchlog_new_id();
-        kb_searchlog_query(id, q, sq.lang, (int64_t)r->total);
+        kb_usage_search(q, sq.lang, (int64_t)r->total, kb_http_allow(req, KB_LIMIT_SEARCH_LOG),
+                        token);
         kb_metrics_search(r->total, r->took_ms);
     }
-    kb_resp_json(resp, kb_http_search_json(r, id));
+    kb_resp_json(resp, kb_http_search_json(r, token[0] ? token : NULL));
     search_result_free(r);
 }
 
@@ -169,7 +172,7 @@ static json_t *json_or_empty_array(const char *s)
 static void article_get(struct kb_req *req, struct kb_resp *resp, const char *slug)
 {
     struct kb_article_row *a = NULL;
-    enum kb_err err = kb_store_get_slug(req->w->st, slug, KB_SCOPE_PUBLIC, &a);
+    enum kb_err err = kb_store_get_slug(req->w->st, slug, req->scope, &a);
     if (!err)
         err = kb_article_render_row(a, KB_ARTICLE_HTML | KB_ARTICLE_TEXT);
     if (err == KB_ENOTFOUND) {
@@ -184,7 +187,7 @@ static void article_get(struct kb_req *req, struct kb_resp *resp, const char *sl
     struct kb_article_row **tr = NULL;
     size_t ntr = 0;
     json_t *translations = json_array();
-    if (kb_store_translations(req->w->st, a, KB_SCOPE_PUBLIC, &tr, &ntr) == KB_OK) {
+    if (kb_store_translations(req->w->st, a, req->scope, &tr, &ntr) == KB_OK) {
         for (size_t i = 0; i < ntr; i++)
             json_array_append_new(translations, json_pack("{s:s, s:s, s:s}", "slug",
                                                           tr[i]->slug, "lang", tr[i]->lang,
@@ -194,14 +197,14 @@ static void article_get(struct kb_req *req, struct kb_resp *resp, const char *sl
     struct kb_buf url;
     kb_buf_init(&url, 512);
     KB_IGNORE(kb_buf_printf(&url, "/a/%s", a->slug));
+    /* No feedback counts: they are the editors' (and no reader's business). */
     json_t *o = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:s, s:I, s:I, s:o, s:{s:I, s:I}}",
+        "{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:s, s:I, s:I, s:o}",
         "slug", a->slug, "title", a->title, "lang", a->lang, "category", a->category,
         "category_slug", a->category_slug, "tags", json_or_empty_array(a->tags), "questions",
         json_or_empty_array(a->questions), "html", a->html, "text", a->text, "url",
         url.data ? url.data : "", "revision", (json_int_t)a->revision, "updated_at",
-        (json_int_t)a->updated_at, "translations", translations, "feedback", "helpful_yes",
-        (json_int_t)a->helpful_yes, "helpful_no", (json_int_t)a->helpful_no);
+        (json_int_t)a->updated_at, "translations", translations);
     kb_buf_release(&url);
     kb_article_row_free(a);
     kb_resp_json(resp, o);
@@ -228,9 +231,16 @@ static void article_feedback(struct kb_req *req, struct kb_resp *resp, const cha
         return;
     }
     struct kb_article_row *a = NULL;
-    enum kb_err err = kb_store_get_slug(req->w->st, slug, KB_SCOPE_PUBLIC, &a);
+    enum kb_err err = kb_store_get_slug(req->w->st, slug, req->scope, &a);
+    if (!err && !kb_http_allow(req, KB_LIMIT_FEEDBACK)) {
+        json_decref(in);
+        kb_article_row_free(a);
+        kb_resp_json_error(resp, 429, "rate_limited", "too many answers from this address: "
+                                                      "try again in a few minutes");
+        return;
+    }
     if (!err)
-        err = kb_store_feedback(req->w->st, a->id, json_is_true(helpful), text);
+        kb_usage_feedback(a->id, json_is_true(helpful), text);
     json_decref(in);
     if (err == KB_ENOTFOUND) {
         kb_resp_json_error(resp, 404, "not_found", "no such article");
@@ -310,6 +320,12 @@ void kb_api_healthz(struct kb_req *req, struct kb_resp *resp)
 
 void kb_api_metrics(struct kb_req *req, struct kb_resp *resp)
 {
+    /* Counts of every article (internal ones and drafts too) are for operators: the local
+     * machine's scraper, never an anonymous visitor. */
+    if (!kb_req_loopback(req)) {
+        kb_resp_json_error(resp, 403, "forbidden", "metrics are served to the local machine only");
+        return;
+    }
     if (kb_metrics_render(&resp->body, req->w->st)) {
         kb_resp_json_error(resp, 500, "internal", "metrics too large");
         return;

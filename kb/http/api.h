@@ -11,10 +11,10 @@
 
 /* The search response object:
  *   {"results":[{"slug","title","url","snippet","score","category","lang"}], "total",
- *    "facets":{"category":{"<name>":count,...}}, "did_you_mean", "took_ms"}
- * plus "search_id" when search_id is not 0 (pass it back as ?s= when opening a result so
- * the click is logged). New reference; NULL when out of memory. */
-json_t *kb_http_search_json(const struct search_result *r, int64_t search_id);
+ *    "facets":{"category":{"<name>":count,...}}, "did_you_mean", "corrected_query", "took_ms"}
+ * plus "search_id" when search_id is not NULL (a token to pass back as ?s= when opening a
+ * result, so that the click is logged). New reference; NULL when out of memory. */
+json_t *kb_http_search_json(const struct search_result *r, const char *search_id);
 
 /* How the API and the CLI print JSON: compact, and doubles (scores, took_ms) with 9
  * significant digits, not jansson's 17 ("took_ms":0.71234567890123456). */

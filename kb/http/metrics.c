@@ -3,7 +3,7 @@
 
 #include <stdatomic.h>
 
-#include "kb/http/searchlog.h"
+#include "kb/http/usage.h"
 
 static const char *const route_name[KB_ROUTE_COUNT] = {"page", "api_search", "api_other",
                                                        "static", "other"};
@@ -79,10 +79,11 @@ enum kb_err kb_metrics_render(struct kb_buf *out, struct kb_store *st)
             "# TYPE kb_search_zero_results_total counter\nkb_search_zero_results_total %lu\n"
             "# HELP kb_search_seconds_total Time spent searching.\n"
             "# TYPE kb_search_seconds_total counter\nkb_search_seconds_total %.6f\n"
-            "# HELP kb_search_log_dropped_total Search log entries dropped (queue full).\n"
-            "# TYPE kb_search_log_dropped_total counter\nkb_search_log_dropped_total %lu\n",
+            "# HELP kb_usage_dropped_total Views, searches, clicks and feedback not written "
+            "(writer queue full).\n"
+            "# TYPE kb_usage_dropped_total counter\nkb_usage_dropped_total %lu\n",
             (unsigned long)atomic_load(&searches), (unsigned long)atomic_load(&zero_results),
-            (double)atomic_load(&search_us) / 1e6, (unsigned long)kb_searchlog_dropped());
+            (double)atomic_load(&search_us) / 1e6, (unsigned long)kb_usage_dropped());
     int64_t articles = 0, published = 0, queue = 0;
     if (!err && st && kb_store_counts(st, &articles, &published, &queue) == KB_OK)
         err = kb_buf_printf(out,

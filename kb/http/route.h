@@ -48,6 +48,10 @@ struct kb_req {
     const struct kb_http_config *cfg;
     struct kb_worker *w;
     const struct kb_param *params; /* what the route accepts */
+    /* What the caller may see, decided once from its role (anonymous callers: public,
+     * published) before the handler runs; handlers never take it from a parameter. */
+    enum kb_store_scope scope;
+    enum search_scope search_scope;
     const char *values[KB_REQ_MAX_PARAMS];
 };
 
@@ -59,6 +63,7 @@ struct kb_resp {
     char *allow;           /* Allow header for 405 (static string) */
     char chat_url[320];    /* the chat's address for this page's widget (see server.c) */
     char chat_origin[300]; /* its origin: the only connect-src besides 'self' */
+    char set_cookie[200];  /* a Set-Cookie value, "" when none */
     struct kb_buf body;
 };
 
@@ -69,6 +74,16 @@ enum kb_err kb_req_int(const struct kb_req *req, const char *name, long lo, long
                        long *out) KB_MUST_CHECK;
 /* A request header (NULL when absent). */
 const char *kb_req_header(const struct kb_req *req, const char *name);
+/* True when the caller connects from the local machine (127.0.0.0/8, ::1). */
+bool kb_req_loopback(const struct kb_req *req);
+/* A request cookie (NULL when absent). Borrowed for the request. */
+const char *kb_req_cookie(const struct kb_req *req, const char *name);
+
+/* Per-address limits on anonymous writes (server.c): feedback answers, and searches that go
+ * to the search log (a search over the limit is answered, not logged). */
+enum kb_http_limit { KB_LIMIT_FEEDBACK, KB_LIMIT_SEARCH_LOG };
+/* Take one token of the caller's address for `which`; false when over the limit. */
+bool kb_http_allow(struct kb_req *req, enum kb_http_limit which);
 
 /* JSON error body {"error":{"code","message"}} with that status. */
 void kb_resp_json_error(struct kb_resp *resp, unsigned status, const char *code,
@@ -103,8 +118,5 @@ void kb_page_sitemap(struct kb_req *req, struct kb_resp *resp);
 void kb_page_robots(struct kb_req *req, struct kb_resp *resp);
 void kb_page_not_found(struct kb_req *req, struct kb_resp *resp);
 void kb_page_error(struct kb_resp *resp, unsigned status, const char *lang);
-/* Load web/templates/layout.html; -1 when missing. */
-int kb_pages_init(const char *web_dir);
-void kb_pages_release(void);
 
 #endif

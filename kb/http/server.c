@@ -34,7 +34,9 @@
 #include "kb/articles/indexer.h"
 #include "kb/base/log.h"
 #include "kb/http/metrics.h"
-#include "kb/http/searchlog.h"
+#include "kb/base/ratelimit.h"
+#include "kb/http/theme.h"
+#include "kb/http/usage.h"
 #include "kb/base/text.h"
 
 #define SERVER_MEMORY_LIMIT (32 * 1024) /* per connection: request line + headers */
@@ -61,7 +63,8 @@ static const struct kb_param p_search[] = {{"q", 4096}, {"lang", 16},  {"categor
                                            {"internal", 1}, {NULL, 0}};
 static const struct kb_param p_suggest[] = {{"q", 500}, {"lang", 16}, {NULL, 0}};
 static const struct kb_param p_lang[] = {{"lang", 16}, {NULL, 0}};
-static const struct kb_param p_article[] = {{"lang", 16}, {"s", 24}, {"thanks", 1}, {NULL, 0}};
+static const struct kb_param p_article[] = {{"lang", 16}, {"s", KB_USAGE_TOKEN_MAX}, {"thanks", 1},
+                                            {NULL, 0}};
 static const struct kb_param p_none[] = {{NULL, 0}};
 
 struct route {
@@ -183,6 +186,69 @@ enum kb_err kb_req_int(const struct kb_req *req, const char *name, long lo, long
 const char *kb_req_header(const struct kb_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *kb_req_cookie(const struct kb_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
+}
+
+/* ---- limits per address ------------------------------------------------------------- */
+
+/* Rates of anonymous writes per address: feedback answers (10 at once, then 1 a minute) and
+ * logged searches (120 at once, then 1 a second: a person typing, not a script). */
+static const struct {
+    double rate, burst;
+} limit_of[] = {
+    [KB_LIMIT_FEEDBACK] = {1.0 / 60.0, 10},
+    [KB_LIMIT_SEARCH_LOG] = {1.0, 120},
+};
+
+static struct {
+    pthread_mutex_t mu;
+    struct kb_rate_addrs *addrs;
+    int64_t swept_ms;
+} limits = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* The caller's address as text into addr ("" when unknown). */
+static void client_addr(const struct kb_req *req, char *addr, size_t n)
+{
+    addr[0] = 0;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr, (socklen_t)n);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr, (socklen_t)n);
+}
+
+bool kb_req_loopback(const struct kb_req *req)
+{
+    char addr[64];
+    client_addr(req, addr, sizeof addr);
+    return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 ||
+           strncmp(addr, "::ffff:127.", 11) == 0;
+}
+
+bool kb_http_allow(struct kb_req *req, enum kb_http_limit which)
+{
+    char addr[64];
+    client_addr(req, addr, sizeof addr);
+    int64_t now = now_ms();
+    bool ok = true;
+    pthread_mutex_lock(&limits.mu);
+    if (limits.addrs) {
+        if (now - limits.swept_ms > 60000) {
+            /* An address unused for an hour has every bucket full again. */
+            kb_rate_addrs_sweep(limits.addrs, 3600000, now);
+            limits.swept_ms = now;
+        }
+        struct kb_rate_addr *a = kb_rate_addrs_get(limits.addrs, addr, now);
+        ok = a && kb_rate_take(&a->b[which], limit_of[which].rate, limit_of[which].burst, now);
+    }
+    pthread_mutex_unlock(&limits.mu);
+    return ok;
 }
 
 void kb_resp_json_error(struct kb_resp *resp, unsigned status, const char *code,
@@ -374,6 +440,8 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct kb_resp *resp)
                                                                           : "no-store");
     if (resp->location)
         MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, resp->location);
+    if (resp->set_cookie[0])
+        MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, resp->set_cookie);
     if (resp->allow)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow);
     enum MHD_Result ret = MHD_queue_response(c, resp->status, r);
@@ -510,6 +578,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
         req.params = rt->params;
         size_t n = strlen(rt->path);
         req.rest = rt->path[n - 1] == '/' ? url + n : "";
+        /* Scope, decided once from the caller's role: no accounts yet, so anonymous. */
+        req.scope = KB_SCOPE_PUBLIC;
+        req.search_scope = SEARCH_SCOPE_PUBLIC;
         req.w = worker_get();
         if (!req.w) {
             if (rt->api)
@@ -578,8 +649,8 @@ enum kb_err kb_http_start(const struct kb_http_config *cfg, int *port_out)
     }
     if (replayed)
         kb_log(KB_LOG_INFO, "applied %zu pending index changes", replayed);
-    if (kb_pages_init(cfg->web_dir) != 0) {
-        kb_log(KB_LOG_ERROR, "cannot read templates from %s/templates (use --web DIR)",
+    if (kb_theme_load(cfg->web_dir) != KB_OK) {
+        kb_log(KB_LOG_ERROR, "cannot load the theme in %s (templates/, i18n/; use --web DIR)",
                cfg->web_dir);
         return KB_ENOTFOUND;
     }
@@ -587,7 +658,8 @@ enum kb_err kb_http_start(const struct kb_http_config *cfg, int *port_out)
     if (pthread_key_create(&worker_key, worker_free) != 0)
         goto out;
     key_made = 1;
-    if (kb_searchlog_start(cfg->db_path) != KB_OK)
+    if (kb_usage_start(cfg->writer, cfg->search_log_days) != KB_OK ||
+        kb_rate_addrs_new(&limits.addrs) != KB_OK)
         goto out;
     log_started = 1;
 
@@ -632,12 +704,14 @@ void kb_http_stop(void)
         MHD_stop_daemon(daemon_);
     daemon_ = NULL;
     if (log_started)
-        kb_searchlog_stop();
+        kb_usage_stop();
+    kb_rate_addrs_free(limits.addrs);
+    limits.addrs = NULL;
     log_started = 0;
     if (key_made) {
         /* Pool threads ran the key destructor as they exited; the main thread has none. */
         pthread_key_delete(worker_key);
     }
     key_made = 0;
-    kb_pages_release();
+    kb_theme_free();
 }

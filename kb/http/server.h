@@ -3,6 +3,7 @@
 #define KB_SERVER_H
 
 #include "kb/base/err.h"
+#include "kb/store/writer.h"
 
 struct kb_http_config {
     const char *db_path;      /* SQLite database; the index is <db_path>.index */
@@ -15,6 +16,8 @@ struct kb_http_config {
     const char *chat_url;     /* the chat's public address (--chat-url); NULL: ws://HOST:chat_port
                                * /chat with the host the browser asked for */
     int chat_port;            /* the chat's port, for that default */
+    struct kb_store_writer *writer; /* borrowed: page views, feedback, the search log */
+    int search_log_days;      /* the search log's retention (0: 90 days) */
 };
 
 /* Replay the index queue and start serving (threads of its own); *port receives the port

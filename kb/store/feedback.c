@@ -22,29 +22,18 @@ static const char SQL_FEEDBACK_NO[] =
 
 enum kb_err kb_store_feedback(struct kb_store *st, int64_t id, bool helpful, const char *comment)
 {
-    enum kb_err err = kb_store_begin(st);
-    if (err)
-        return err;
     sqlite3_stmt *s = kb_store_stmt(st, SQL_FEEDBACK_ROW);
-    if (!s) {
-        err = KB_EDB;
-        goto out;
-    }
+    if (!s)
+        return KB_EDB;
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int(s, 2, helpful);
     if (comment && *comment)
         sqlite3_bind_text(s, 3, comment, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
-    err = sqlite3_step(s) == SQLITE_DONE ? KB_OK : kb_store_fail(st, "feedback");
+    enum kb_err err = sqlite3_step(s) == SQLITE_DONE ? KB_OK : kb_store_fail(st, "feedback");
     sqlite3_reset(s);
     if (!err)
         err = kb_store_step_id(st, helpful ? SQL_FEEDBACK_YES : SQL_FEEDBACK_NO, id,
                                "feedback count");
-out:
-    if (err) {
-        kb_store_rollback(st);
-        return err;
-    }
-    return kb_store_commit(st);
+    return err;
 }
-

@@ -15,8 +15,12 @@ struct kb_search_log_entry {
     const char *query, *lang, *clicked_slug; /* clicked_slug non-NULL: a click on `id` */
     int64_t results;
 };
-/* Write n entries (borrowed) in one transaction. */
-enum kb_err kb_store_log_searches(struct kb_store *st, const struct kb_search_log_entry *e,
-                                  size_t n) KB_MUST_CHECK;
+/* Write an entry (borrowed), in the caller's transaction. */
+enum kb_err kb_store_log_search(struct kb_store *st, const struct kb_search_log_entry *e) KB_MUST_CHECK;
+/* Delete at most max queries and at most max clicks older than `before` (unix seconds):
+ * the log is kept for a period (kb serve --search-log-days), then purged in short steps.
+ * *removed receives how many rows went. */
+enum kb_err kb_store_searchlog_purge(struct kb_store *st, int64_t before, size_t max,
+                                     size_t *removed) KB_MUST_CHECK;
 
 #endif

@@ -199,6 +199,8 @@ static const char *const migrations[] = {
     " url TEXT PRIMARY KEY,"
     " disabled_at INTEGER NOT NULL,"
     " reason TEXT NOT NULL) WITHOUT ROWID;",
+    /* 6: the search log is purged after its retention period, oldest first (searchlog.c). */
+    "CREATE INDEX search_clicks_search ON search_clicks(search_id);",
 };
 
 const char *kb_store_errmsg(struct kb_store *st)

@@ -10,7 +10,7 @@
 #include <jansson.h>
 
 #include "kb/chat/frames.h"
-#include "kb/chat/ratelimit.h"
+#include "kb/base/ratelimit.h"
 
 static enum kb_err parse(const char *s, struct kb_chat_frame *f, const char **why)
 {
@@ -113,34 +113,35 @@ static void builds_server_frames_as_the_protocol_says(void **state)
 static void buckets_allow_bursts_then_the_rate(void **state)
 {
     (void)state;
-    struct kb_chat_bucket b = {0};
+    struct kb_rate_bucket b = {0};
     int ok = 0;
     for (int i = 0; i < 30; i++)
-        ok += kb_chat_bucket_take(&b, 5, 20, 1000);
+        ok += kb_rate_take(&b, 5, 20, 1000);
     assert_int_equal(ok, 20);
-    assert_false(kb_chat_bucket_take(&b, 5, 20, 1100)); /* 0.5 token */
-    assert_true(kb_chat_bucket_take(&b, 5, 20, 1200));  /* 1 token after 200 ms */
-    assert_true(kb_chat_bucket_take(&b, 5, 20, 100000));
+    assert_false(kb_rate_take(&b, 5, 20, 1100)); /* 0.5 token */
+    assert_true(kb_rate_take(&b, 5, 20, 1200));  /* 1 token after 200 ms */
+    assert_true(kb_rate_take(&b, 5, 20, 100000));
 }
 
 static void addresses_are_counted_and_forgotten(void **state)
 {
     (void)state;
-    struct kb_chat_addrs *t = NULL;
-    assert_int_equal(kb_chat_addrs_new(&t), KB_OK);
+    struct kb_rate_addrs *t = NULL;
+    assert_int_equal(kb_rate_addrs_new(&t), KB_OK);
     char name[48];
     for (int i = 0; i < 5000; i++) {
         snprintf(name, sizeof name, "10.0.%d.%d", i / 256, i % 256);
-        struct kb_chat_addr *a = kb_chat_addrs_get(t, name);
+        struct kb_rate_addr *a = kb_rate_addrs_get(t, name, i < 2500 ? 1000 : 4000);
         assert_non_null(a);
         assert_string_equal(a->addr, name);
         a->conns = i % 2;
     }
-    assert_int_equal(kb_chat_addrs_count(t), 5000);
-    assert_ptr_equal(kb_chat_addrs_get(t, "10.0.0.1"), kb_chat_addrs_get(t, "10.0.0.1"));
-    kb_chat_addrs_sweep(t, 0.5, 30, 5000);
-    assert_int_equal(kb_chat_addrs_count(t), 2500); /* those with a connection stay */
-    kb_chat_addrs_free(t);
+    assert_int_equal(kb_rate_addrs_count(t), 5000);
+    assert_ptr_equal(kb_rate_addrs_get(t, "10.0.9.1", 4000), kb_rate_addrs_get(t, "10.0.9.1", 4000));
+    /* Idle for 2 s at 5000: the first half without a connection goes (1,250 addresses). */
+    kb_rate_addrs_sweep(t, 2000, 5000);
+    assert_int_equal(kb_rate_addrs_count(t), 3750);
+    kb_rate_addrs_free(t);
 }
 
 int main(void)

@@ -2,6 +2,7 @@
 // the shipped content: ranking, stemming, synonyms, spelling, filters, paging, audiences.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { startServer, getJSON, getText, q } from './lib.mjs';
 
 let srv;
@@ -144,8 +145,11 @@ test('feedback is recorded; bad bodies and unknown articles are refused', async 
   const ok = await post('garantie-constructeur', JSON.stringify({ helpful: true }));
   assert.equal(ok.status, 201);
   assert.equal(ok.body.recorded, true);
+  // Counted for the editors (written by the writer thread), never shown to readers.
   const art = await getJSON(srv.base, '/api/v1/articles/garantie-constructeur');
-  assert.equal(art.body.feedback.helpful_yes, 1);
+  assert.equal(art.body.feedback, undefined);
+  assert.doesNotMatch(art.text, /helpful_yes|helpful_no/);
+  await waitFor(() => sql(srv.db, "SELECT helpful_yes FROM articles WHERE slug = 'garantie-constructeur'") === '1');
   const bad = await post('garantie-constructeur', '{"helpful": "maybe"');
   assert.equal(bad.status, 400);
   assert.equal(bad.body.error.code, 'invalid_body');
@@ -173,3 +177,15 @@ test('metrics count requests and searches; healthz; unknown endpoints', async ()
   assert.equal(nope.status, 404);
   assert.equal(nope.body.error.code, 'not_found');
 });
+
+function sql(db, q) {
+  return spawnSync('sqlite3', [db, q], { encoding: 'utf8' }).stdout.trim();
+}
+
+async function waitFor(pred, ms = 5000) {
+  const deadline = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error('condition not met');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

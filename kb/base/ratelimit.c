@@ -1,10 +1,10 @@
-/* kb/chat/ratelimit.c: token buckets and the address table (see ratelimit.h).
+/* kb/base/ratelimit.c: token buckets and the address table (see ratelimit.h).
  *
  * The table is open hashing with chains, keyed by a keyed hash of the address (SipHash with a
  * random key, so that a client cannot pick addresses that collide). An address stays while it
- * has connections or its new-conversation bucket is not full again; the sweep drops the
- * rest, so a scan from many addresses costs memory only while it lasts. */
-#include "kb/chat/ratelimit.h"
+ * has connections or was used recently; the sweep drops the rest, so a scan from many
+ * addresses costs memory only while it lasts. */
+#include "kb/base/ratelimit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 
 #include <sodium.h>
 
-bool kb_chat_bucket_take(struct kb_chat_bucket *b, double rate, double burst, int64_t now_ms)
+bool kb_rate_take(struct kb_rate_bucket *b, double rate, double burst, int64_t now_ms)
 {
     if (b->last_ms == 0) {
         b->tokens = burst;
@@ -29,19 +29,19 @@ bool kb_chat_bucket_take(struct kb_chat_bucket *b, double rate, double burst, in
 }
 
 struct node {
-    struct kb_chat_addr a;
+    struct kb_rate_addr a;
     struct node *next;
 };
 
-struct kb_chat_addrs {
+struct kb_rate_addrs {
     struct node **b;
     size_t nb, n;
     unsigned char key[crypto_shorthash_KEYBYTES];
 };
 
-enum kb_err kb_chat_addrs_new(struct kb_chat_addrs **out)
+enum kb_err kb_rate_addrs_new(struct kb_rate_addrs **out)
 {
-    struct kb_chat_addrs *t = calloc(1, sizeof *t);
+    struct kb_rate_addrs *t = calloc(1, sizeof *t);
     if (!t)
         return KB_ENOMEM;
     t->nb = 1024;
@@ -54,7 +54,7 @@ enum kb_err kb_chat_addrs_new(struct kb_chat_addrs **out)
     return KB_OK;
 }
 
-void kb_chat_addrs_free(struct kb_chat_addrs *t)
+void kb_rate_addrs_free(struct kb_rate_addrs *t)
 {
     if (!t)
         return;
@@ -67,7 +67,7 @@ void kb_chat_addrs_free(struct kb_chat_addrs *t)
     free(t);
 }
 
-static size_t slot(const struct kb_chat_addrs *t, const char *addr)
+static size_t slot(const struct kb_rate_addrs *t, const char *addr)
 {
     unsigned char h[crypto_shorthash_BYTES];
     crypto_shorthash(h, (const unsigned char *)addr, strlen(addr), t->key);
@@ -76,7 +76,7 @@ static size_t slot(const struct kb_chat_addrs *t, const char *addr)
     return (size_t)(v % t->nb);
 }
 
-static void grow(struct kb_chat_addrs *t)
+static void grow(struct kb_rate_addrs *t)
 {
     size_t nb = t->nb * 2;
     struct node **b = calloc(nb, sizeof *b);
@@ -96,16 +96,19 @@ static void grow(struct kb_chat_addrs *t)
     free(old);
 }
 
-struct kb_chat_addr *kb_chat_addrs_get(struct kb_chat_addrs *t, const char *addr)
+struct kb_rate_addr *kb_rate_addrs_get(struct kb_rate_addrs *t, const char *addr, int64_t now_ms)
 {
     size_t s = slot(t, addr);
     for (struct node *n = t->b[s]; n; n = n->next)
-        if (strcmp(n->a.addr, addr) == 0)
+        if (strcmp(n->a.addr, addr) == 0) {
+            n->a.used_ms = now_ms;
             return &n->a;
+        }
     struct node *n = calloc(1, sizeof *n);
     if (!n)
         return NULL;
     snprintf(n->a.addr, sizeof n->a.addr, "%s", addr);
+    n->a.used_ms = now_ms;
     n->next = t->b[s];
     t->b[s] = n;
     if (++t->n > t->nb * 2)
@@ -113,18 +116,13 @@ struct kb_chat_addr *kb_chat_addrs_get(struct kb_chat_addrs *t, const char *addr
     return &n->a;
 }
 
-void kb_chat_addrs_sweep(struct kb_chat_addrs *t, double start_rate, double start_burst,
-                         int64_t now_ms)
+void kb_rate_addrs_sweep(struct kb_rate_addrs *t, int64_t idle_ms, int64_t now_ms)
 {
     for (size_t i = 0; i < t->nb; i++) {
         struct node **pp = &t->b[i];
         while (*pp) {
             struct node *n = *pp;
-            const struct kb_chat_bucket *b = &n->a.starts;
-            double full = b->last_ms == 0 ? start_burst
-                                          : b->tokens + start_rate *
-                                                            (double)(now_ms - b->last_ms) / 1000.0;
-            if (n->a.conns == 0 && full >= start_burst) {
+            if (n->a.conns == 0 && now_ms - n->a.used_ms >= idle_ms) {
                 *pp = n->next;
                 free(n);
                 t->n--;
@@ -135,7 +133,7 @@ void kb_chat_addrs_sweep(struct kb_chat_addrs *t, double start_rate, double star
     }
 }
 
-size_t kb_chat_addrs_count(const struct kb_chat_addrs *t)
+size_t kb_rate_addrs_count(const struct kb_rate_addrs *t)
 {
     return t->n;
 }
