@@ -108,7 +108,8 @@ void chat_ws_send_conv(int64_t conv, uint64_t except, char *frame);
 /* conn now belongs to conv (its messages go there); a conn already gone is reported back
  * with chat_engine_detached. */
 void chat_ws_attach(uint64_t conn, int64_t conv);
-/* conn's start failed: it may send another start. */
+/* conn's start failed: it may send another start. Post it before the error frame that says
+ * why: a client may start again as soon as it reads that frame. */
 void chat_ws_unstarted(uint64_t conn);
 /* Close every connection of conv (1000, reason) once their frames are sent. */
 void chat_ws_close_conv(int64_t conv, const char *reason);

@@ -355,6 +355,15 @@ static void send_error(uint64_t conn, const char *code, const char *message)
         chat_ws_send_conn(conn, f);
 }
 
+/* An error about one message: the frame names its id, so that the client knows which one to
+ * send again. */
+static void send_error_id(uint64_t conn, const char *code, const char *message, const char *id)
+{
+    char *f = id ? kb_chat_frame_error_id(code, message, id) : kb_chat_frame_error(code, message);
+    if (f)
+        chat_ws_send_conn(conn, f);
+}
+
 /* ---- the writes of a job ------------------------------------------------------------- */
 
 struct msg {
@@ -480,11 +489,14 @@ static void write_done(void *arg, enum kb_err err)
     }
     if (err) {
         kb_log(KB_LOG_ERROR, "chat: a conversation's write failed: %s", kb_strerror(err));
+        /* The connection may start again before it reads the error: unstarted goes first. */
+        if (w->create && w->conn)
+            chat_ws_unstarted(w->conn);
         if (w->conn)
-            send_error(w->conn, "server_error", "the message could not be stored; send it again");
+            send_error_id(w->conn, "server_error", "the message could not be stored; send it again",
+                          w->nmsg && !strcmp(w->msgs[0].sender, "customer") ? w->msgs[0].client_id
+                                                                            : NULL);
         if (w->create) {
-            if (w->conn)
-                chat_ws_unstarted(w->conn);
             conv_free(c);
         } else {
             c->state_gen = 0; /* the brain went ahead of what is stored: import it again */
@@ -602,8 +614,8 @@ fail:
     sodium_memzero(token, sizeof token);
     conv_free(c);
     free(w);
-    send_error(j->conn, "server_error", "the conversation could not be started");
     chat_ws_unstarted(j->conn);
+    send_error(j->conn, "server_error", "the conversation could not be started");
 }
 
 /* The messages after `after` as the history frame's array. */
@@ -619,6 +631,13 @@ static json_t *history_json(struct kb_store *st, int64_t conv_id, int64_t after)
         kb_crm_iso8601(rows[i].at, at, sizeof at);
         json_t *m = json_pack("{s:I, s:s, s:s, s:s}", "seq", (json_int_t)rows[i].seq, "from",
                               rows[i].sender, "text", rows[i].text, "at", at);
+        if (m && strcmp(rows[i].sender, "system") == 0 && rows[i].extra) {
+            json_t *extra = json_loads(rows[i].extra, 0, NULL);
+            json_t *ref = json_object_get(extra, "ref");
+            if (json_is_string(ref))
+                json_object_set(m, "ref", ref);
+            json_decref(extra);
+        }
         if (m && strcmp(rows[i].sender, "bot") == 0) {
             json_t *extra = rows[i].extra ? json_loads(rows[i].extra, 0, NULL) : NULL;
             json_t *q = json_object_get(extra, "quick_replies"), *ar = json_object_get(extra, "articles");
@@ -671,8 +690,8 @@ static struct chat_conv *conv_from_row(const struct kb_conversation_row *r, cons
 static void resume_attach(struct chat_worker *wk, struct chat_conv *c, struct chat_job *j)
 {
     if (c->state == CONV_ENDED) {
-        send_error(j->conn, "unknown_conversation", "this conversation has ended");
         chat_ws_unstarted(j->conn);
+        send_error(j->conn, "unknown_conversation", "this conversation has ended");
         conv_done(c);
         return;
     }
@@ -693,8 +712,8 @@ static void resume_attach(struct chat_worker *wk, struct chat_conv *c, struct ch
     if (!hist || !w) {
         json_decref(hist);
         free(w);
-        send_error(j->conn, "server_error", "the conversation could not be resumed");
         chat_ws_unstarted(j->conn);
+        send_error(j->conn, "server_error", "the conversation could not be resumed");
         conv_done(c);
         return;
     }
@@ -716,8 +735,8 @@ static void resume_attach(struct chat_worker *wk, struct chat_conv *c, struct ch
     json_decref(hist);
     if (!ok || (w->update && (!w->bot_state || !w->page))) {
         write_free(w);
-        send_error(j->conn, "server_error", "the conversation could not be resumed");
         chat_ws_unstarted(j->conn);
+        send_error(j->conn, "server_error", "the conversation could not be resumed");
         conv_done(c);
         return;
     }
@@ -734,8 +753,8 @@ static void process_resume_loose(struct chat_worker *wk, struct chat_job *j)
         bool ok = conv_push(c, j);
         pthread_mutex_unlock(&eng.mu);
         if (!ok) {
-            send_error(j->conn, "rate_limited", "too many requests for this conversation");
             chat_ws_unstarted(j->conn);
+            send_error(j->conn, "rate_limited", "too many requests for this conversation");
             job_free(j);
         }
         return;
@@ -744,11 +763,11 @@ static void process_resume_loose(struct chat_worker *wk, struct chat_job *j)
     struct kb_conversation_row *row = NULL;
     enum kb_err err = kb_store_conversation_by_token(wk->st, hash, &row);
     if (err || strcmp(row->state, "ended") == 0) {
+        chat_ws_unstarted(j->conn);
         if (err && err != KB_ENOTFOUND)
             send_error(j->conn, "server_error", "the conversation could not be resumed");
         else
             send_error(j->conn, "unknown_conversation", "no such conversation, or it has ended");
-        chat_ws_unstarted(j->conn);
         kb_conversation_row_free(row);
         job_free(j);
         return;
@@ -756,8 +775,8 @@ static void process_resume_loose(struct chat_worker *wk, struct chat_job *j)
     c = conv_from_row(row, hash);
     kb_conversation_row_free(row);
     if (!c) {
-        send_error(j->conn, "server_error", "the conversation could not be resumed");
         chat_ws_unstarted(j->conn);
+        send_error(j->conn, "server_error", "the conversation could not be resumed");
         job_free(j);
         return;
     }
@@ -768,8 +787,8 @@ static void process_resume_loose(struct chat_worker *wk, struct chat_job *j)
         pthread_mutex_unlock(&eng.mu);
         conv_free(c);
         if (!ok) {
-            send_error(j->conn, "rate_limited", "too many requests for this conversation");
             chat_ws_unstarted(j->conn);
+            send_error(j->conn, "rate_limited", "too many requests for this conversation");
             job_free(j);
         }
         return;
@@ -821,6 +840,8 @@ static void process_message(struct chat_worker *wk, struct chat_conv *c, struct 
     json_t *st_json = NULL;
     struct write *w = NULL;
     const char *code = "server_error", *why = "the message could not be processed";
+    char id[KB_CHAT_ID_MAX + 1]; /* for an error frame: j->id moves into the write */
+    snprintf(id, sizeof id, "%s", j->id ? j->id : "");
 
     if (c->state == CONV_ENDED) {
         code = "unknown_conversation";
@@ -890,8 +911,11 @@ static void process_message(struct chat_worker *wk, struct chat_conv *c, struct 
             snprintf(text, sizeof text, "Dossier %s ouvert.", t.opened->ref);
         else
             snprintf(text, sizeof text, "Case %s opened.", t.opened->ref);
-        w->msgs[w->nmsg++] = (struct msg){++s, "system", NULL, strdup(text), NULL};
-        if (!w->msgs[2].text)
+        json_t *ref = json_pack("{s:s}", "ref", t.opened->ref);
+        w->msgs[w->nmsg++] = (struct msg){++s, "system", NULL, strdup(text),
+                                          ref ? json_dumps(ref, JSON_COMPACT) : NULL};
+        json_decref(ref);
+        if (!w->msgs[2].text || !w->msgs[2].extra)
             goto fail;
         w->kase = t.opened;
         t.opened = NULL;
@@ -946,7 +970,7 @@ fail:
     json_decref(t.quick);
     chat_case_free(t.opened);
     chat_brains_release(brains);
-    send_error(j->conn, code, why);
+    send_error_id(j->conn, code, why, id[0] ? id : NULL);
     conv_done(c);
 }
 
@@ -977,7 +1001,14 @@ static void process_end(struct chat_conv *c, struct chat_job *j, int which)
                         .last_seq = c->last_seq + 1, .outcome = c->outcome};
     w->msgs[w->nmsg++] = (struct msg){c->last_seq + 1, "system", NULL,
                                       strdup(sys_text(c->lang, which)), NULL};
-    if (!w->bot_state || !w->msgs[0].text) {
+    char at[32];
+    kb_crm_iso8601(w->now, at, sizeof at);
+    json_t *said = json_pack("[{s:I, s:s, s:s, s:s}]", "seq", (json_int_t)(c->last_seq + 1),
+                             "from", "system", "text", sys_text(c->lang, which), "at", at);
+    /* Its connections read why the conversation ends, then the server closes them. */
+    bool ok = said && add_frame(w, TO_CONV, kb_chat_frame_history(said));
+    json_decref(said);
+    if (!w->bot_state || !w->msgs[0].text || !ok) {
         write_free(w);
         conv_done(c);
         return;
@@ -1094,8 +1125,8 @@ void chat_engine_start_frame(uint64_t conn, struct kb_chat_frame *f)
     struct chat_job *j = job_new(f->resume ? JOB_RESUME : JOB_NEW, conn);
     if (!j) {
         kb_chat_frame_release(f);
-        send_error(conn, "server_error", "out of memory");
         chat_ws_unstarted(conn);
+        send_error(conn, "server_error", "out of memory");
         return;
     }
     j->lang = f->lang;
@@ -1110,8 +1141,8 @@ void chat_engine_start_frame(uint64_t conn, struct kb_chat_frame *f)
     pthread_mutex_unlock(&eng.mu);
     if (!ok) {
         job_free(j);
-        send_error(conn, "rate_limited", "the chat is too busy: try again in a moment");
         chat_ws_unstarted(conn);
+        send_error(conn, "rate_limited", "the chat is too busy: try again in a moment");
     }
 }
 
@@ -1134,8 +1165,9 @@ void chat_engine_message(int64_t conv, uint64_t conn, struct kb_chat_frame *f)
         c->active_ms = mono_ms();
     pthread_mutex_unlock(&eng.mu);
     if (!ok) {
-        send_error(conn, c ? "rate_limited" : "unknown_conversation",
-                   c ? "too many messages waiting: slow down" : "this conversation has ended");
+        send_error_id(conn, c ? "rate_limited" : "unknown_conversation",
+                      c ? "too many messages waiting: slow down" : "this conversation has ended",
+                      j->id);
         job_free(j);
     }
 }

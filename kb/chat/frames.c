@@ -32,10 +32,14 @@
  *   {"type":"error","code":"...","message":"..."}
  *       bad_frame (not JSON, unknown type, missing field: the connection stays open),
  *       too_large (then the connection closes), not_started, unknown_conversation (a forged,
- *       ended or expired resume token), rate_limited, server_error.
+ *       ended or expired resume token), rate_limited, server_error. An error about one
+ *       message (rate_limited, server_error) also carries its "id": send it again later.
  *
  * Every stored message (customer, bot, system) gets the next seq of its conversation; "at"
- * is UTC, ISO 8601, to the second. */
+ * is UTC, ISO 8601, to the second. In a history, the system message of a case also carries
+ * its "ref". When a conversation ends (the end frame, or idle for --chat-idle), its
+ * connections get a history frame with the system message that says so, then a close
+ * (1000, "conversation ended"). */
 #include "kb/chat/frames.h"
 
 #include <stdlib.h>
@@ -213,4 +217,10 @@ char *kb_chat_frame_case(const char *ref, int64_t seq)
 char *kb_chat_frame_error(const char *code, const char *message)
 {
     return dump(json_pack("{s:s, s:s, s:s}", "type", "error", "code", code, "message", message));
+}
+
+char *kb_chat_frame_error_id(const char *code, const char *message, const char *id)
+{
+    return dump(json_pack("{s:s, s:s, s:s, s:s}", "type", "error", "code", code, "message",
+                          message, "id", id));
 }

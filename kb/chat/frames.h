@@ -47,5 +47,7 @@ char *kb_chat_frame_reply(int64_t seq, const char *text, const json_t *quick_rep
 char *kb_chat_frame_case(const char *ref, int64_t seq);
 /* code: bad_frame, too_large, not_started, unknown_conversation, rate_limited, server_error. */
 char *kb_chat_frame_error(const char *code, const char *message);
+/* The same about one message: "id" names it (rate_limited, server_error). */
+char *kb_chat_frame_error_id(const char *code, const char *message, const char *id);
 
 #endif

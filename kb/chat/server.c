@@ -355,7 +355,13 @@ static void dispatch(struct wconn *c, struct kb_chat_frame *f)
         }
         if (c->state == W_STARTING) {
             if (c->npending >= PENDING_MAX) {
-                send_error(c, "rate_limited", "wait for the conversation to start");
+                char *e = f->id ? kb_chat_frame_error_id("rate_limited",
+                                                         "wait for the conversation to start", f->id)
+                                : kb_chat_frame_error("rate_limited",
+                                                      "wait for the conversation to start");
+                if (e)
+                    queue(c, e, strlen(e));
+                free(e);
                 kb_chat_frame_release(f);
                 return;
             }
@@ -369,17 +375,9 @@ static void dispatch(struct wconn *c, struct kb_chat_frame *f)
             return;
         }
         if (!kb_rate_take(&c->conv->msgs, ws.cfg.msg_rate, ws.cfg.msg_burst, mono_ms())) {
-            char *e = kb_chat_frame_error("rate_limited", "too many messages: this one was not "
-                                                          "processed, send it again later");
-            if (e) {
-                /* The id tells the client which message to send again. */
-                json_t *o = json_loads(e, 0, NULL);
-                free(e);
-                e = NULL;
-                if (o && !json_object_set_new(o, "id", json_string(f->id)))
-                    e = json_dumps(o, JSON_COMPACT);
-                json_decref(o);
-            }
+            char *e = kb_chat_frame_error_id("rate_limited", "too many messages: this one was "
+                                                             "not processed, send it again later",
+                                             f->id);
             if (e)
                 queue(c, e, strlen(e));
             free(e);

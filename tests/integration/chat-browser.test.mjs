@@ -450,7 +450,10 @@ test('the conversation ends (idle on the server): the widget says so, then start
     assert.equal(await restart.textContent(), 'Nouvelle conversation');
     assert.ok(await restart.isVisible());
     assert.equal(await page.evaluate((k) => localStorage.getItem(k), 'kb-chat:' + short.chatUrl), null);
-    assert.equal((await transcript(page)).length, 2, 'the ended conversation stays readable');
+    // The ended conversation stays readable, with the server's word on why it ended.
+    const ended = await transcript(page);
+    assert.equal(ended.length, 3);
+    assert.deepEqual(ended[2], ['system', "Conversation terminée après une période d'inactivité."]);
     assert.equal(await page.locator('.kbc-quick button').count(), 0);
     // no reconnection to a conversation that ended
     const starts = sent.filter((f) => f.type === 'start').length;

@@ -31,7 +31,8 @@ function corpus(n) {
 }
 
 test('an import of 4,000 articles beside the server: no request waits more than a second', async () => {
-  const srv = await startServer();
+  // The test is one fast client: the chat's per-conversation rate is raised for it.
+  const srv = await startServer({ args: ['--chat-rate', '1000', '--chat-burst', '1000'] });
   const content = corpus(4000);
   try {
     const worst = { ms: 0, what: '' };
@@ -52,6 +53,7 @@ test('an import of 4,000 articles beside the server: no request waits more than 
       { stdio: ['ignore', 'pipe', 'pipe'] });
     let importDone = false, out = '';
     importer.stdout.on('data', (d) => { out += d; });
+    importer.stderr.on('data', () => {}); // warnings (unknown front-matter keys): drained
     const finished = new Promise((resolve) => importer.on('exit', (code) => { importDone = true; resolve(code); }));
     let n = 0, views = 0, searches = 0, messages = 0;
     while (!importDone) {
@@ -95,7 +97,10 @@ test('an import of 4,000 articles beside the server: no request waits more than 
            Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 100));
     assert.equal(Number(sql(srv.db, "SELECT views FROM articles WHERE slug = 'plan-entretien'")), views);
-    assert.equal(Number(sql(srv.db, "SELECT count(*) FROM search_log WHERE query LIKE 'garantie %'")), searches);
+    // Logged searches are limited per address (120 at once, then one a second): beyond that a
+    // search is answered and not logged.
+    const logged = Number(sql(srv.db, "SELECT count(*) FROM search_log WHERE query LIKE 'garantie %'"));
+    assert.ok(logged >= Math.min(searches, 120) && logged <= searches, `${logged} of ${searches} logged`);
     assert.equal(Number(sql(srv.db, "SELECT count(*) FROM messages WHERE sender = 'customer'")), messages);
   } finally {
     await srv.stop();
