@@ -16,7 +16,8 @@
  *       opens a case when the user variable consent is yes and email or phone is set: returns
  *       its reference (also in the user variable case_ref) and the customer gets the case
  *       frame; otherwise returns "" and sets case_error to consent or contact (server when
- *       the database failed). The case holds name, email, phone, SUBJECT, the language, the
+ *       the database failed; unavailable in `kb bot`, which has no conversation). When
+ *       SUBJECT is the customer's message (<star>), the case keeps it as typed. The case holds name, email, phone, SUBJECT, the language, the
  *       whole transcript so far, the articles shown in the conversation, and when and to what
  *       text the customer consented (the bot's message the customer answered when consent
  *       became yes).
@@ -369,6 +370,31 @@ static enum kb_err m_contact(void *ctx, struct bot_call *call, size_t argc,
 
 /* ---- case_open ----------------------------------------------------------------------- */
 
+/* Letters and digits of s, folded (case, accents): what RiveScript's normalisation keeps. */
+static char *letters(const char *s)
+{
+    char *f = kb_text_fold(s);
+    if (!f)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; f[i]; i++)
+        if (isalnum((unsigned char)f[i]) || (unsigned char)f[i] >= 0x80)
+            f[k++] = f[i];
+    f[k] = 0;
+    return f;
+}
+
+/* The subject as the customer typed it when SUBJECT is their message (<star> of a catch-all:
+ * lowercased, punctuation and apostrophes gone), else SUBJECT itself. Owned by the caller. */
+static char *subject_text(const char *raw, const char *arg)
+{
+    char *a = letters(arg), *r = raw ? letters(raw) : NULL;
+    bool same = a && r && *a && strcmp(a, r) == 0;
+    free(a);
+    free(r);
+    return strdup(same ? raw : arg);
+}
+
 static char *dup_opt(const char *s)
 {
     return s ? strdup(s) : NULL;
@@ -465,7 +491,7 @@ static enum kb_err m_case_open(void *ctx, struct bot_call *call, size_t argc,
     if (!e)
         e = kb_crm_ref_next(t->st, c->ref, &c->year, &c->number);
     if (!e) {
-        c->subject = strdup(subject.len ? subject.data : "-");
+        c->subject = subject.len ? subject_text(t->raw, subject.data) : strdup("-");
         c->name = dup_opt(var(call, "name"));
         c->email = dup_opt(email);
         c->phone = dup_opt(phone);

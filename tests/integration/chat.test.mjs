@@ -328,7 +328,7 @@ test('the case frame follows the reply; kb case show has the case; outcome is ca
   try {
     const c = await connect(srv.chatUrl);
     await c.start({ page: '/a/facture' });
-    const { reply, kase } = await openCase(c);
+    const { reply, kase } = await openCase(c, { subject: "Ma facture d'avril est fausse !" });
     assert.match(kase.ref, /^KB-\d{4}-\d{6}$/);
     assert.equal(kase.seq, reply.seq + 1);
     assert.equal(reply.text, `C'est fait : dossier ${kase.ref}.`);
@@ -336,12 +336,12 @@ test('the case frame follows the reply; kb case show has the case; outcome is ca
     assert.equal(show.status, 0, show.stderr);
     const j = JSON.parse(show.stdout);
     assert.equal(j.status, 'new');
-    assert.equal(j.subject, 'ma facture est fausse');
+    assert.equal(j.subject, "Ma facture d'avril est fausse !", 'the subject as the customer typed it');
     assert.deepEqual(j.contact, { name: 'Jean', email: 'jean.dupont@example.fr', phone: null });
     assert.equal(j.consent.text, "Pour transmettre votre demande, j'enregistre vos coordonnées et notre conversation. Êtes-vous d'accord ?");
     assert.deepEqual(j.transcript.map((m) => m.from),
       ['customer', 'bot', 'customer', 'bot', 'customer', 'bot', 'customer', 'bot', 'customer']);
-    assert.equal(j.transcript.at(-1).text, 'ma facture est fausse');
+    assert.equal(j.transcript.at(-1).text, "Ma facture d'avril est fausse !");
     assert.match(j.conversation_id, /^conv_/);
     assert.equal(sql(srv.db, "SELECT outcome FROM conversations WHERE page = '/a/facture'"), 'case');
     // A case is not opened without consent, nor its status given to another conversation.
