@@ -554,18 +554,51 @@ test('English pages get the English widget', async () => {
   await context.close();
 });
 
-test('the shipped content: the widget on its pages, and the bot answers', async () => {
+test('the shipped content, from an article page: an article card, "Non", the case reference, a reload', async () => {
   const shipped = await startServer();
   const context = await browser.newContext();
   try {
-    const { page, errors } = await open(context, '/?lang=fr', shipped);
+    const { page, errors } = await open(context, '/a/garantie-constructeur', shipped);
     assert.equal(await page.locator('script[data-kb-chat]').getAttribute('data-kb-chat'), shipped.chatUrl);
     await page.locator('.kbc-launcher').click();
+    // A question the rules leave to the knowledge base: the best article, as a card.
     await say(page, QUESTION);
-    const rows = await transcript(page);
-    assert.equal(rows.length, 2);
-    assert.equal(rows[1][0], 'bot');
-    assert.ok(rows[1][1].length > 0);
+    const card = page.locator('.kbc-log .kbc-card').first();
+    await card.waitFor();
+    assert.equal(await card.getAttribute('href'), shipped.base + '/a/application-connectee');
+    assert.match((await transcript(page))[1][1], /Cela répond-il à votre question \?$/);
+    assert.deepEqual(await page.locator('.kbc-quick button').allTextContents(), ['Oui', 'Non']);
+    // "Non": a person is offered, with consent asked first.
+    await page.locator('.kbc-quick button', { hasText: 'Non' }).click();
+    await page.getByText("j'enregistre votre nom, vos coordonnées et notre conversation", { exact: false }).waitFor();
+    await page.locator('.kbc-quick button', { hasText: 'Oui' }).click();
+    await page.getByText('Quel est votre nom ?', { exact: false }).waitFor();
+    await say(page, 'Jean Dupont');
+    await say(page, 'jean.dupont@example.fr');
+    await say(page, 'Les services connectés ne s’activent pas');
+    const ref = await page.locator('.kbc-case .kbc-case-ref').textContent();
+    assert.match(ref, /^KB-\d{4}-\d{6}$/);
+    const bots = (await transcript(page)).filter(([who]) => who === 'bot');
+    assert.match(bots.at(-1)[1], new RegExp(`sous la référence ${ref}`));
+    const show = kb(['--db', shipped.db, 'case', 'show', ref, '--json']);
+    assert.equal(show.status, 0, show.stderr);
+    const kase = JSON.parse(show.stdout);
+    assert.equal(kase.contact.name, 'Jean Dupont');
+    assert.equal(kase.contact.email, 'jean.dupont@example.fr');
+    assert.deepEqual(kase.articles.map((a) => a.slug).slice(0, 1), ['application-connectee']);
+    // A reload restores the conversation, every message once, the case reference included.
+    const before = await transcript(page);
+    await page.reload();
+    await page.locator('.kbc-panel').waitFor({ state: 'visible' });
+    await until('the restored conversation', async () => (await transcript(page)).length === before.length);
+    assert.deepEqual(await transcript(page), before);
+    await shownOnce(page);
+    // axe-core on the shipped page with the panel open and the cards shown (evaluated
+    // through the debugging protocol, which the page's CSP does not govern).
+    await page.evaluate(axeSource);
+    const result = await page.evaluate(() => window.axe.run());
+    const bad = result.violations.filter((v) => ['serious', 'critical'].includes(v.impact));
+    assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(' ')}`), []);
     assert.deepEqual(errors, []);
   } finally {
     await context.close();
