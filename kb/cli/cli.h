@@ -26,5 +26,9 @@ int kb_cli_search(struct kb_ctx *ctx, int argc, char **argv);
 int kb_cli_bot(struct kb_ctx *ctx, int argc, char **argv);
 int kb_cli_serve(struct kb_ctx *ctx, int argc, char **argv);
 int kb_cli_case(struct kb_ctx *ctx, int argc, char **argv);
+int kb_cli_user(struct kb_ctx *ctx, int argc, char **argv);
+int kb_cli_token(struct kb_ctx *ctx, int argc, char **argv);
+int kb_cli_audit(struct kb_ctx *ctx, int argc, char **argv);
+int kb_cli_routes(struct kb_ctx *ctx, int argc, char **argv);
 
 #endif

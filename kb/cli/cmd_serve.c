@@ -13,11 +13,14 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <jansson.h>
 
 #include "kb/base/buf.h"
 #include "kb/base/log.h"
 #include "kb/chat/chat.h"
 #include "kb/crm/crm.h"
+#include "kb/auth/auth.h"
+#include "kb/http/route.h"
 #include "kb/http/server.h"
 #include "kb/store/writer.h"
 
@@ -264,4 +267,36 @@ out:
     if (secret_file)
         free((char *)crm.secret);
     return rc;
+}
+
+/* kb routes [--json]: the HTTP routes and the role each needs (for audits and the security
+ * test, which checks every route against every role). */
+int kb_cli_routes(struct kb_ctx *ctx, int argc, char **argv)
+{
+    (void)ctx;
+    bool json = argc > 1 && strcmp(argv[1], "--json") == 0;
+    if (argc > 1 && !json) {
+        puts("usage: kb routes [--json]\n  the HTTP routes, with the method and the role each needs");
+        return strcmp(argv[1], "--help") == 0 ? 0 : 2;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < kb_nroutes; i++) {
+        const struct kb_route *r = &kb_routes[i];
+        const char *role = *kb_auth_role_name(r->role) ? kb_auth_role_name(r->role) : "anyone";
+        if (json)
+            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:b}", "method", r->method,
+                                                  "path", r->path, "role", role, "api", r->api));
+        else
+            printf("%-7s %-28s %s\n", r->method, r->path, role);
+    }
+    json_t *o = json ? json_pack("{s:o}", "routes", list) : NULL;
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (s)
+        puts(s);
+    free(s);
+    if (o)
+        json_decref(o);
+    else
+        json_decref(list);
+    return 0;
 }

@@ -36,6 +36,10 @@ static void usage(FILE *f)
           "                 the chat (--chat-port, default 8081)\n"
           "  case           cases the chat opened and their delivery to the CRM\n"
           "                 (list, show REF, redeliver REF)\n"
+          "  user           accounts of agents, editors, publishers and admins\n"
+          "                 (add LOGIN --role R, list, passwd LOGIN, disable LOGIN)\n"
+          "  token          API tokens for integrations (add NAME --role R)\n"
+          "  audit          logins, case reads and changes, token use (--since)\n"
           "  bot            chat with a RiveScript rules folder on the terminal (--rules DIR)\n"
           "  version        print the version\n"
           "\n"
@@ -87,6 +91,14 @@ int main(int argc, char **argv)
         return kb_cli_serve(&ctx, nsub, sub);
     if (strcmp(cmd, "case") == 0)
         return kb_cli_case(&ctx, nsub, sub);
+    if (strcmp(cmd, "user") == 0)
+        return kb_cli_user(&ctx, nsub, sub);
+    if (strcmp(cmd, "token") == 0)
+        return kb_cli_token(&ctx, nsub, sub);
+    if (strcmp(cmd, "audit") == 0)
+        return kb_cli_audit(&ctx, nsub, sub);
+    if (strcmp(cmd, "routes") == 0)
+        return kb_cli_routes(&ctx, nsub, sub);
     if (strcmp(cmd, "bot") == 0)
         return kb_cli_bot(&ctx, nsub, sub);
     if (strcmp(cmd, "version") == 0) {

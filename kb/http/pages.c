@@ -33,8 +33,7 @@
 
 #define PAGE_SIZE 10
 #define SITEMAP_MAX 50000
-#define CSRF_COOKIE "kb_csrf"
-#define CSRF_HEX 32 /* 16 random bytes */
+#define CSRF_HEX KB_HTTP_FORM_TOKEN
 
 /* ---- common parts ------------------------------------------------------------------- */
 
@@ -69,6 +68,27 @@ static json_t *page_data(const struct kb_resp *resp, const char *lang, const cha
 {
     return json_pack("{s:s, s:O, s:s, s:s, s:[]}", "lang", lang, "t", kb_theme_strings(lang),
                      "page_title", title, "chat_url", resp->chat_url, "langs");
+}
+
+json_t *kb_page_data(const struct kb_req *req, const struct kb_resp *resp, const char *lang,
+                     const char *title)
+{
+    json_t *d = page_data(resp, lang, title);
+    if (d && req && req->caller.role && !req->caller.by_token)
+        json_object_set_new(d, "user", json_pack("{s:s, s:s, s:s}", "name",
+                                                 *req->caller.name ? req->caller.name
+                                                                   : req->caller.login,
+                                                 "role", kb_auth_role_name(req->caller.role),
+                                                 "csrf", req->caller.csrf));
+    return d;
+}
+
+static void render(struct kb_resp *resp, unsigned status, const char *name, json_t *data,
+                   const char *ctype);
+
+void kb_page_render(struct kb_resp *resp, unsigned status, const char *name, json_t *data)
+{
+    render(resp, status, name, data, NULL);
 }
 
 /* Add a language link: lang's page at href (the current one is not a link). */
@@ -165,7 +185,7 @@ void kb_page_home(struct kb_req *req, struct kb_resp *resp)
         kb_page_error(resp, 503, lang);
         return;
     }
-    json_t *data = page_data(resp, lang, tr(lang, "site"));
+    json_t *data = kb_page_data(req, resp, lang, tr(lang, "site"));
     if (data) {
         json_t *c = json_array();
         for (size_t i = 0; c && i < ncats; i++)
@@ -203,7 +223,7 @@ void kb_page_category(struct kb_req *req, struct kb_resp *resp)
         kb_page_error(resp, 404, lang);
         return;
     }
-    json_t *data = page_data(resp, lang, rows[0]->category);
+    json_t *data = kb_page_data(req, resp, lang, rows[0]->category);
     if (data) {
         json_object_set_new(data, "name", json_string(rows[0]->category));
         json_object_set_new(data, "articles", article_links(rows, n));
@@ -252,29 +272,6 @@ static void format_date(char *out, size_t n, int64_t t, const char *fmt)
 }
 #pragma GCC diagnostic pop
 
-/* The double-submit token of the feedback form: the visitor's kb_csrf cookie when it is well
- * formed, else a new one set with the response. A form posted from another site has no
- * cookie (SameSite=Strict) and cannot read it: its token never matches. */
-static void csrf_token(struct kb_req *req, struct kb_resp *resp, char out[CSRF_HEX + 1])
-{
-    const char *c = kb_req_cookie(req, CSRF_COOKIE);
-    size_t n = c ? strlen(c) : 0;
-    bool ok = n == CSRF_HEX;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = (c[i] >= '0' && c[i] <= '9') || (c[i] >= 'a' && c[i] <= 'f');
-    if (ok) {
-        memcpy(out, c, CSRF_HEX + 1);
-        return;
-    }
-    unsigned char r[CSRF_HEX / 2];
-    randombytes_buf(r, sizeof r);
-    sodium_bin2hex(out, CSRF_HEX + 1, r, sizeof r);
-    bool https = req->cfg->base_url && strncmp(req->cfg->base_url, "https:", 6) == 0;
-    snprintf(resp->set_cookie, sizeof resp->set_cookie,
-             CSRF_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict%s", out,
-             https ? "; Secure" : "");
-}
-
 void kb_page_article(struct kb_req *req, struct kb_resp *resp)
 {
     const char *slug = req->rest;
@@ -311,9 +308,9 @@ void kb_page_article(struct kb_req *req, struct kb_resp *resp)
     char date[32], iso[32], csrf[CSRF_HEX + 1];
     format_date(date, sizeof date, a->updated_at, tr(lang, "date_format"));
     format_date(iso, sizeof iso, a->updated_at, "%Y-%m-%d");
-    csrf_token(req, resp, csrf);
+    kb_req_form_token(req, resp, csrf);
     char *ld = jsonld(a);
-    json_t *data = page_data(resp, lang, a->title);
+    json_t *data = kb_page_data(req, resp, lang, a->title);
     if (data) {
         json_object_set_new(data, "description", json_string(desc));
         json_object_set_new(data, "article",
@@ -404,9 +401,7 @@ void kb_page_feedback(struct kb_req *req, struct kb_resp *resp)
         kb_page_error(resp, 404, NULL);
         return;
     }
-    const char *cookie = kb_req_cookie(req, CSRF_COOKIE);
-    if (!cookie || strlen(cookie) != CSRF_HEX || !f.csrf[0] ||
-        sodium_memcmp(cookie, f.csrf, CSRF_HEX) != 0) {
+    if (!kb_req_form_token_ok(req, f.csrf)) {
         kb_page_error(resp, 403, a->lang);
     } else if (f.helpful < 0) {
         kb_page_error(resp, 400, a->lang);
@@ -486,7 +481,7 @@ void kb_page_search(struct kb_req *req, struct kb_resp *resp)
     kb_metrics_search(r->total, r->took_ms);
 
     const char *heading = r->corrected_query ? r->corrected_query : q;
-    json_t *data = page_data(resp, lang, "");
+    json_t *data = kb_page_data(req, resp, lang, "");
     if (!data)
         goto out;
     {

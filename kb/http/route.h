@@ -11,16 +11,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "kb/base/buf.h"
 #include "kb/base/err.h"
 #include "kb/http/server.h"
 #include "kb/articles/article.h"
 #include "kb/store/articles.h"
+#include "kb/auth/auth.h"
+#include "kb/http/metrics.h"
 #include "kb/store/feedback.h"
 #include "search/search.h"
 
 #define KB_HTTP_MAX_BODY (16 * 1024)  /* request bodies (feedback) */
 #define KB_HTTP_MAX_URL 4096          /* request target, query included */
+#define KB_HTTP_SESSION_COOKIE "kb_session"
 #define KB_HTTP_MAX_RESPONSE (8 * 1024 * 1024)
 
 /* Per-thread resources: a SQLite connection and a Xapian reader, opened on first use. */
@@ -52,6 +57,8 @@ struct kb_req {
      * published) before the handler runs; handlers never take it from a parameter. */
     enum kb_store_scope scope;
     enum search_scope search_scope;
+    struct kb_auth_caller caller;  /* who is calling (role KB_ROLE_NONE: anonymous) */
+    char addr[64];                 /* the caller's address, for limits and the audit log */
     const char *values[KB_REQ_MAX_PARAMS];
 };
 
@@ -63,7 +70,8 @@ struct kb_resp {
     char *allow;           /* Allow header for 405 (static string) */
     char chat_url[320];    /* the chat's address for this page's widget (see server.c) */
     char chat_origin[300]; /* its origin: the only connect-src besides 'self' */
-    char set_cookie[200];  /* a Set-Cookie value, "" when none */
+    char set_cookie[2][200]; /* Set-Cookie values, "" when none */
+    int retry_after;         /* seconds for a Retry-After header (429), 0: none */
     struct kb_buf body;
 };
 
@@ -99,6 +107,42 @@ struct search_index *kb_worker_index(struct kb_worker *w, const char *db_path);
 /* Route handlers. */
 typedef void (*kb_handler)(struct kb_req *req, struct kb_resp *resp);
 
+/* The route table (routes.c): every route declares its method, path, the query parameters it
+ * accepts and the role it needs. The server checks the role before the handler runs (an
+ * anonymous caller gets 401, or the login page; a caller without the role 403) and, for a
+ * state-changing request of a signed-in browser, the CSRF token (X-CSRF-Token header for the
+ * JSON API; pages' forms check their csrf field). */
+struct kb_route {
+    const char *method;  /* "GET" also answers HEAD */
+    const char *path;    /* exact path, or prefix when it ends with '/' */
+    kb_handler fn;
+    const struct kb_param *params;
+    enum kb_metric_route metric;
+    int api;             /* errors as JSON */
+    enum kb_role role;   /* the least role it needs (KB_ROLE_NONE: anyone) */
+};
+extern const struct kb_route kb_routes[];
+extern const size_t kb_nroutes;
+/* The double-submit token of an anonymous form (feedback, login): the visitor's kb_csrf
+ * cookie when it is well formed, else a new one set on resp. A form posted from another site
+ * has no cookie (SameSite=Strict) and cannot read it: its token never matches. */
+#define KB_HTTP_FORM_TOKEN 32
+void kb_req_form_token(struct kb_req *req, struct kb_resp *resp, char out[KB_HTTP_FORM_TOKEN + 1]);
+/* True when the help centre is served over https (--base-url): cookies get Secure. */
+bool kb_http_https(const struct kb_req *req);
+/* True when a form's token field equals the kb_csrf cookie (constant time). */
+bool kb_req_form_token_ok(const struct kb_req *req, const char *field);
+
+/* Pages (pages.c): the data every page's template gets (the layout's: language, wording,
+ * language links, the signed-in user), and rendering a theme template as the response (data:
+ * reference taken). */
+json_t *kb_page_data(const struct kb_req *req, const struct kb_resp *resp, const char *lang,
+                     const char *title);
+void kb_page_render(struct kb_resp *resp, unsigned status, const char *name, json_t *data);
+
+/* Set a cookie on the response (value copied, up to two per response). */
+void kb_resp_cookie(struct kb_resp *resp, const char *cookie);
+
 /* api.c */
 void kb_api_search(struct kb_req *req, struct kb_resp *resp);
 void kb_api_suggest(struct kb_req *req, struct kb_resp *resp);
@@ -107,6 +151,13 @@ void kb_api_categories(struct kb_req *req, struct kb_resp *resp);
 void kb_api_healthz(struct kb_req *req, struct kb_resp *resp);
 void kb_api_metrics(struct kb_req *req, struct kb_resp *resp);
 void kb_api_not_found(struct kb_req *req, struct kb_resp *resp);
+
+/* auth_pages.c: signing in and out, pages and API */
+void kb_page_login(struct kb_req *req, struct kb_resp *resp);
+void kb_page_login_post(struct kb_req *req, struct kb_resp *resp);
+void kb_page_logout(struct kb_req *req, struct kb_resp *resp);
+void kb_api_session_create(struct kb_req *req, struct kb_resp *resp);
+void kb_api_session_delete(struct kb_req *req, struct kb_resp *resp);
 
 /* pages.c */
 void kb_page_home(struct kb_req *req, struct kb_resp *resp);

@@ -28,6 +28,7 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <sodium.h>
 
 #include "kb/http/api.h"
 #include "kb/http/route.h"
@@ -56,44 +57,7 @@ static const char *const security_headers[][2] = {
     {"Cross-Origin-Opener-Policy", "same-origin"},
 };
 
-/* ---- routes -------------------------------------------------------------------------- */
-
-static const struct kb_param p_search[] = {{"q", 4096}, {"lang", 16},  {"category", 200},
-                                           {"limit", 8}, {"offset", 8}, {"page", 8},
-                                           {"internal", 1}, {NULL, 0}};
-static const struct kb_param p_suggest[] = {{"q", 500}, {"lang", 16}, {NULL, 0}};
-static const struct kb_param p_lang[] = {{"lang", 16}, {NULL, 0}};
-static const struct kb_param p_article[] = {{"lang", 16}, {"s", KB_USAGE_TOKEN_MAX}, {"thanks", 1},
-                                            {NULL, 0}};
-static const struct kb_param p_none[] = {{NULL, 0}};
-
-struct route {
-    const char *method;  /* "GET" also answers HEAD */
-    const char *path;    /* exact path, or prefix when it ends with '/' */
-    kb_handler fn;
-    const struct kb_param *params;
-    enum kb_metric_route metric;
-    int api;             /* errors as JSON */
-};
-
-static const struct route routes[] = {
-    {"GET", "/", kb_page_home, p_lang, KB_ROUTE_PAGE, 0},
-    {"GET", "/search", kb_page_search, p_search, KB_ROUTE_PAGE, 0},
-    {"GET", "/a/", kb_page_article, p_article, KB_ROUTE_PAGE, 0},
-    {"POST", "/a/", kb_page_feedback, p_article, KB_ROUTE_PAGE, 0},
-    {"GET", "/c/", kb_page_category, p_lang, KB_ROUTE_PAGE, 0},
-    {"GET", "/sitemap.xml", kb_page_sitemap, p_none, KB_ROUTE_PAGE, 0},
-    {"GET", "/robots.txt", kb_page_robots, p_none, KB_ROUTE_PAGE, 0},
-    {"GET", "/healthz", kb_api_healthz, p_none, KB_ROUTE_OTHER, 1},
-    {"GET", "/metrics", kb_api_metrics, p_none, KB_ROUTE_OTHER, 1},
-    {"GET", "/api/v1/healthz", kb_api_healthz, p_none, KB_ROUTE_OTHER, 1},
-    {"GET", "/api/v1/metrics", kb_api_metrics, p_none, KB_ROUTE_OTHER, 1},
-    {"GET", "/api/v1/search", kb_api_search, p_search, KB_ROUTE_API_SEARCH, 1},
-    {"GET", "/api/v1/suggest", kb_api_suggest, p_suggest, KB_ROUTE_API_OTHER, 1},
-    {"GET", "/api/v1/categories", kb_api_categories, p_lang, KB_ROUTE_API_OTHER, 1},
-    {"GET", "/api/v1/articles/", kb_api_article, p_lang, KB_ROUTE_API_OTHER, 1},
-    {"POST", "/api/v1/articles/", kb_api_article, p_none, KB_ROUTE_API_OTHER, 1},
-};
+static const struct kb_param no_params[] = {{NULL, 0}};
 
 /* ---- shared state -------------------------------------------------------------------- */
 
@@ -193,6 +157,46 @@ const char *kb_req_cookie(const struct kb_req *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
 }
 
+/* ---- anonymous forms' tokens ------------------------------------------------------------ */
+
+#define FORM_COOKIE "kb_csrf"
+
+static bool hex_token(const char *c)
+{
+    size_t n = c ? strlen(c) : 0;
+    bool ok = n == KB_HTTP_FORM_TOKEN;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (c[i] >= '0' && c[i] <= '9') || (c[i] >= 'a' && c[i] <= 'f');
+    return ok;
+}
+
+void kb_req_form_token(struct kb_req *req, struct kb_resp *resp, char out[KB_HTTP_FORM_TOKEN + 1])
+{
+    const char *c = kb_req_cookie(req, FORM_COOKIE);
+    if (hex_token(c)) {
+        memcpy(out, c, KB_HTTP_FORM_TOKEN + 1);
+        return;
+    }
+    unsigned char r[KB_HTTP_FORM_TOKEN / 2];
+    randombytes_buf(r, sizeof r);
+    sodium_bin2hex(out, KB_HTTP_FORM_TOKEN + 1, r, sizeof r);
+    char cookie[200];
+    snprintf(cookie, sizeof cookie, FORM_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict%s", out,
+             kb_http_https(req) ? "; Secure" : "");
+    kb_resp_cookie(resp, cookie);
+}
+
+bool kb_req_form_token_ok(const struct kb_req *req, const char *field)
+{
+    const char *c = kb_req_cookie(req, FORM_COOKIE);
+    return hex_token(c) && hex_token(field) && sodium_memcmp(c, field, KB_HTTP_FORM_TOKEN) == 0;
+}
+
+bool kb_http_https(const struct kb_req *req)
+{
+    return req->cfg->base_url && strncmp(req->cfg->base_url, "https:", 6) == 0;
+}
+
 /* ---- limits per address ------------------------------------------------------------- */
 
 /* Rates of anonymous writes per address: feedback answers (10 at once, then 1 a minute) and
@@ -280,6 +284,15 @@ void kb_resp_json(struct kb_resp *resp, void *o)
     } else {
         resp->status = 200;
     }
+}
+
+void kb_resp_cookie(struct kb_resp *resp, const char *cookie)
+{
+    for (size_t i = 0; i < 2; i++)
+        if (!resp->set_cookie[i][0]) {
+            snprintf(resp->set_cookie[i], sizeof resp->set_cookie[i], "%s", cookie);
+            return;
+        }
 }
 
 void kb_resp_redirect(struct kb_resp *resp, const char *location)
@@ -440,8 +453,14 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct kb_resp *resp)
                                                                           : "no-store");
     if (resp->location)
         MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, resp->location);
-    if (resp->set_cookie[0])
-        MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, resp->set_cookie);
+    if (resp->retry_after > 0) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", resp->retry_after);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
+    for (size_t i = 0; i < 2; i++)
+        if (resp->set_cookie[i][0])
+            MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, resp->set_cookie[i]);
     if (resp->allow)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow);
     enum MHD_Result ret = MHD_queue_response(c, resp->status, r);
@@ -449,12 +468,12 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct kb_resp *resp)
     return ret;
 }
 
-static const struct route *find_route(const char *method, const char *path, int *method_ok)
+static const struct kb_route *find_route(const char *method, const char *path, int *method_ok)
 {
     *method_ok = 1;
-    const struct route *path_match = NULL;
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        const struct route *r = &routes[i];
+    const struct kb_route *path_match = NULL;
+    for (size_t i = 0; i < kb_nroutes; i++) {
+        const struct kb_route *r = &kb_routes[i];
         size_t n = strlen(r->path);
         int hit = r->path[n - 1] == '/' && n > 1 ? strncmp(path, r->path, n) == 0 && path[n]
                                                  : strcmp(path, r->path) == 0;
@@ -506,6 +525,51 @@ static int validate_params(struct kb_req *req, struct kb_resp *resp, int api)
     return 0;
 }
 
+/* Who is calling, and so what they may see: the scope is decided here, once, from the role
+ * (anonymous: public and published; agents: internal too; editors and up: drafts and
+ * articles in review too), never from a parameter. */
+static enum kb_err caller_of(struct kb_req *req)
+{
+    enum kb_err err = kb_auth_caller(req->w->st, req->cfg->writer,
+                                     kb_req_cookie(req, KB_HTTP_SESSION_COOKIE),
+                                     kb_req_header(req, "Authorization"), req->addr,
+                                     (int64_t)time(NULL), &req->caller);
+    req->scope = kb_auth_scope(req->caller.role);
+    req->search_scope = req->caller.role >= KB_ROLE_AGENT ? SEARCH_SCOPE_INTERNAL
+                                                          : SEARCH_SCOPE_PUBLIC;
+    return err;
+}
+
+/* The route's role and, for a signed-in browser's state-changing API call, its CSRF token.
+ * False with resp filled when refused. */
+static bool allowed(struct kb_req *req, const struct kb_route *rt, struct kb_resp *resp)
+{
+    if (req->caller.role < rt->role) {
+        if (req->caller.role == KB_ROLE_NONE && rt->api) {
+            kb_resp_json_error(resp, 401, "unauthenticated", "sign in, or send an API token");
+        } else if (req->caller.role == KB_ROLE_NONE) {
+            struct kb_buf loc;
+            kb_buf_init(&loc, 1200);
+            KB_IGNORE(kb_buf_puts(&loc, "/login?next="));
+            KB_IGNORE(kb_buf_put_urlenc(&loc, req->path));
+            kb_resp_redirect(resp, loc.data ? loc.data : "/login");
+            kb_buf_release(&loc);
+        } else if (rt->api) {
+            kb_resp_json_error(resp, 403, "forbidden", "your role does not allow this");
+        } else {
+            kb_page_error(resp, 403, NULL);
+        }
+        return false;
+    }
+    bool changes = strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0;
+    if (changes && rt->api && req->caller.role != KB_ROLE_NONE && !req->caller.by_token &&
+        !kb_auth_csrf_ok(&req->caller, kb_req_header(req, "X-CSRF-Token"))) {
+        kb_resp_json_error(resp, 403, "csrf", "missing or wrong X-CSRF-Token header");
+        return false;
+    }
+    return true;
+}
+
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const char *url,
                                       const char *method, const char *version,
                                       const char *upload_data, size_t *upload_data_size,
@@ -540,7 +604,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
         .body = ctx->body.data ? ctx->body.data : "",
         .body_len = ctx->body.len,
         .cfg = server_cfg,
-        .params = p_none,
+        .params = no_params,
     };
     req.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     if (!req.content_type)
@@ -548,7 +612,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
     int api = path_is_api(url);
     enum kb_metric_route metric = api ? KB_ROUTE_API_OTHER : KB_ROUTE_OTHER;
     int method_ok = 1;
-    const struct route *rt = NULL;
+    const struct kb_route *rt = NULL;
 
     if (strlen(url) > KB_HTTP_MAX_URL) {
         if (api)
@@ -563,7 +627,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
         serve_static(&req, &resp, url + 8);
     } else if (!(rt = find_route(method, url, &method_ok))) {
         if (!method_ok) {
-            resp.allow = (char *)"GET, HEAD, POST";
+            resp.allow = (char *)"GET, HEAD, POST, PATCH, DELETE";
             if (api)
                 kb_resp_json_error(&resp, 405, "method_not_allowed", "method not allowed");
             else
@@ -578,16 +642,14 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
         req.params = rt->params;
         size_t n = strlen(rt->path);
         req.rest = rt->path[n - 1] == '/' ? url + n : "";
-        /* Scope, decided once from the caller's role: no accounts yet, so anonymous. */
-        req.scope = KB_SCOPE_PUBLIC;
-        req.search_scope = SEARCH_SCOPE_PUBLIC;
         req.w = worker_get();
-        if (!req.w) {
+        client_addr(&req, req.addr, sizeof req.addr);
+        if (!req.w || caller_of(&req) != KB_OK) {
             if (rt->api)
                 kb_resp_json_error(&resp, 503, "unavailable", "database unavailable");
             else
                 kb_page_error(&resp, 503, NULL);
-        } else if (validate_params(&req, &resp, rt->api) == 0) {
+        } else if (allowed(&req, rt, &resp) && validate_params(&req, &resp, rt->api) == 0) {
             rt->fn(&req, &resp);
         }
     }

@@ -19,6 +19,10 @@
  *                messages(conversation_id, seq, sender, client_id, text, extra, at)
  *   cases.c      cases(id, ref, year, number, status, subject, lang, contact, consent,
  *                      conversation_id, transcript, articles, ...)
+ *   accounts.c   users(id, login, name, role, pwhash, disabled, ...), sessions(id_hash,
+ *                user_id, csrf, created_at, seen_at, ended_at), api_tokens(name, role,
+ *                token_hash, ...)
+ *   audit.c      audit(at, actor, action, target, address, detail)
  *   outbox.c     outbox(event_id, type, case_id, payload, state, attempts, next_at, ...),
  *                outbox_attempts(event_id, attempt, url, started_at, finished_at, status,
  *                error), crm_endpoints(url, disabled_at, reason)
@@ -201,6 +205,41 @@ static const char *const migrations[] = {
     " reason TEXT NOT NULL) WITHOUT ROWID;",
     /* 6: the search log is purged after its retention period, oldest first (searchlog.c). */
     "CREATE INDEX search_clicks_search ON search_clicks(search_id);",
+    /* 7: accounts (accounts.c) and the audit log (audit.c). */
+    "CREATE TABLE users("
+    " id INTEGER PRIMARY KEY,"
+    " login TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+    " name TEXT NOT NULL DEFAULT '',"
+    " role TEXT NOT NULL CHECK (role IN ('agent','editor','publisher','admin')),"
+    " pwhash TEXT NOT NULL,"
+    " disabled INTEGER NOT NULL DEFAULT 0,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL);"
+    "CREATE TABLE sessions("
+    " id_hash TEXT PRIMARY KEY,"
+    " user_id INTEGER NOT NULL REFERENCES users(id),"
+    " csrf TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " seen_at INTEGER NOT NULL,"
+    " ended_at INTEGER) WITHOUT ROWID;"
+    "CREATE INDEX sessions_user ON sessions(user_id);"
+    "CREATE TABLE api_tokens("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE,"
+    " role TEXT NOT NULL CHECK (role IN ('agent','editor','publisher','admin')),"
+    " token_hash TEXT NOT NULL UNIQUE,"
+    " created_at INTEGER NOT NULL,"
+    " used_at INTEGER,"
+    " revoked_at INTEGER);"
+    "CREATE TABLE audit("
+    " id INTEGER PRIMARY KEY,"
+    " at INTEGER NOT NULL,"
+    " actor TEXT NOT NULL,"
+    " action TEXT NOT NULL,"
+    " target TEXT NOT NULL DEFAULT '',"
+    " address TEXT NOT NULL DEFAULT '',"
+    " detail TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX audit_at ON audit(at);",
 };
 
 const char *kb_store_errmsg(struct kb_store *st)

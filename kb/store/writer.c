@@ -198,6 +198,58 @@ enum kb_err kb_store_writer_submit(struct kb_store_writer *w, kb_store_write_fn 
     return KB_OK;
 }
 
+struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    enum kb_err err;
+};
+
+static void wake(void *arg, enum kb_err err)
+{
+    struct waiter *wt = arg;
+    pthread_mutex_lock(&wt->mu);
+    wt->err = err;
+    wt->done = true;
+    pthread_cond_signal(&wt->cv);
+    pthread_mutex_unlock(&wt->mu);
+}
+
+struct sync_job {
+    kb_store_write_fn *fn;
+    void *arg;
+    struct waiter w;
+};
+
+static enum kb_err run_sync(struct kb_store *st, void *arg)
+{
+    struct sync_job *j = arg;
+    return j->fn(st, j->arg);
+}
+
+static void sync_done(void *arg, enum kb_err err)
+{
+    wake(&((struct sync_job *)arg)->w, err);
+}
+
+enum kb_err kb_store_writer_run(struct kb_store_writer *w, kb_store_write_fn *fn, void *arg)
+{
+    struct sync_job j = {.fn = fn, .arg = arg};
+    pthread_mutex_init(&j.w.mu, NULL);
+    pthread_cond_init(&j.w.cv, NULL);
+    enum kb_err err = kb_store_writer_submit(w, run_sync, sync_done, &j);
+    if (!err) {
+        pthread_mutex_lock(&j.w.mu);
+        while (!j.w.done)
+            pthread_cond_wait(&j.w.cv, &j.w.mu);
+        err = j.w.err;
+        pthread_mutex_unlock(&j.w.mu);
+    }
+    pthread_mutex_destroy(&j.w.mu);
+    pthread_cond_destroy(&j.w.cv);
+    return err;
+}
+
 size_t kb_store_writer_pending(struct kb_store_writer *w)
 {
     pthread_mutex_lock(&w->mu);

@@ -36,6 +36,11 @@ void kb_store_writer_stop(struct kb_store_writer *w);
  * queued, done not called), KB_ENOMEM. Thread-safe. */
 enum kb_err kb_store_writer_submit(struct kb_store_writer *w, kb_store_write_fn *fn,
                                    kb_store_done_fn *done, void *arg) KB_MUST_CHECK;
+/* Queue fn and wait until its batch committed (or it failed): for a request that must answer
+ * with what was written (a login's session). Returns fn's error, the commit's, or KB_EBUSY when
+ * the queue is full. Not from the writer thread. */
+enum kb_err kb_store_writer_run(struct kb_store_writer *w, kb_store_write_fn *fn,
+                                void *arg) KB_MUST_CHECK;
 /* Jobs waiting, and batches committed so far (for metrics). */
 size_t kb_store_writer_pending(struct kb_store_writer *w);
 size_t kb_store_writer_batches(struct kb_store_writer *w);

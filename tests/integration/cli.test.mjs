@@ -136,7 +136,8 @@ test('a store of schema 3 (plain text kept in a column) is upgraded: pages show 
     "UPDATE articles SET text = 'Texte périmé';" +
     'DROP TABLE crm_endpoints; DROP TABLE outbox_attempts; DROP TABLE outbox; DROP TABLE cases;' +
     'DROP TABLE messages; DROP TABLE conversations; DROP TABLE bot_rules;' +
-    'DROP INDEX search_clicks_search;' +
+    'DROP INDEX search_clicks_search; DROP TABLE audit; DROP TABLE api_tokens;' +
+    'DROP TABLE sessions; DROP TABLE users;' +
     'PRAGMA user_version = 3;';
   assert.equal(spawnSync('sqlite3', [f.db, sql]).status, 0);
   const srv = await startServer({ dir: f.dir, importFirst: false });
@@ -148,7 +149,7 @@ test('a store of schema 3 (plain text kept in a column) is upgraded: pages show 
     assert.match(a.body.html, /<p>/);
     const cols = spawnSync('sqlite3', [f.db, 'PRAGMA user_version; SELECT count(*) FROM ' +
       "pragma_table_info('articles') WHERE name = 'text';"], { encoding: 'utf8' });
-    assert.deepEqual(cols.stdout.trim().split('\n'), ['6', '0'], cols.stderr);
+    assert.deepEqual(cols.stdout.trim().split('\n'), ['7', '0'], cols.stderr);
   } finally {
     await srv.stop();
   }

@@ -1,0 +1,49 @@
+/* kb/http/routes.c: the route table (see route.h). A route added here is reachable; the
+ * security test (tests/integration/security.test.mjs) checks every route of `kb routes`
+ * against every role and fails when a route has no entry there. */
+#include "kb/http/route.h"
+
+#include "kb/http/usage.h"
+
+static const struct kb_param p_search[] = {{"q", 4096}, {"lang", 16},  {"category", 200},
+                                           {"limit", 8}, {"offset", 8}, {"page", 8},
+                                           {NULL, 0}};
+static const struct kb_param p_suggest[] = {{"q", 500}, {"lang", 16}, {NULL, 0}};
+static const struct kb_param p_lang[] = {{"lang", 16}, {NULL, 0}};
+static const struct kb_param p_article[] = {{"lang", 16}, {"s", KB_USAGE_TOKEN_MAX}, {"thanks", 1},
+                                            {NULL, 0}};
+static const struct kb_param p_login[] = {{"next", 512}, {"lang", 16}, {NULL, 0}};
+static const struct kb_param p_none[] = {{NULL, 0}};
+
+const struct kb_route kb_routes[] = {
+    /* the help centre: anyone */
+    {"GET", "/", kb_page_home, p_lang, KB_ROUTE_PAGE, 0, KB_ROLE_NONE},
+    {"GET", "/search", kb_page_search, p_search, KB_ROUTE_PAGE, 0, KB_ROLE_NONE},
+    {"GET", "/a/", kb_page_article, p_article, KB_ROUTE_PAGE, 0, KB_ROLE_NONE},
+    {"POST", "/a/", kb_page_feedback, p_article, KB_ROUTE_PAGE, 0, KB_ROLE_NONE},
+    {"GET", "/c/", kb_page_category, p_lang, KB_ROUTE_PAGE, 0, KB_ROLE_NONE},
+    {"GET", "/sitemap.xml", kb_page_sitemap, p_none, KB_ROUTE_PAGE, 0, KB_ROLE_NONE},
+    {"GET", "/robots.txt", kb_page_robots, p_none, KB_ROUTE_PAGE, 0, KB_ROLE_NONE},
+    /* signing in and out */
+    {"GET", "/login", kb_page_login, p_login, KB_ROUTE_PAGE, 0, KB_ROLE_NONE},
+    {"POST", "/login", kb_page_login_post, p_login, KB_ROUTE_PAGE, 0, KB_ROLE_NONE},
+    {"POST", "/logout", kb_page_logout, p_none, KB_ROUTE_PAGE, 0, KB_ROLE_NONE},
+    /* operations */
+    {"GET", "/healthz", kb_api_healthz, p_none, KB_ROUTE_OTHER, 1, KB_ROLE_NONE},
+    {"GET", "/metrics", kb_api_metrics, p_none, KB_ROUTE_OTHER, 1, KB_ROLE_NONE},
+    {"GET", "/api/v1/healthz", kb_api_healthz, p_none, KB_ROUTE_OTHER, 1, KB_ROLE_NONE},
+    {"GET", "/api/v1/metrics", kb_api_metrics, p_none, KB_ROUTE_OTHER, 1, KB_ROLE_NONE},
+    /* the JSON API */
+    {"POST", "/api/v1/session", kb_api_session_create, p_none, KB_ROUTE_API_OTHER, 1,
+     KB_ROLE_NONE},
+    {"DELETE", "/api/v1/session", kb_api_session_delete, p_none, KB_ROUTE_API_OTHER, 1,
+     KB_ROLE_AGENT},
+    {"GET", "/api/v1/search", kb_api_search, p_search, KB_ROUTE_API_SEARCH, 1, KB_ROLE_NONE},
+    {"GET", "/api/v1/suggest", kb_api_suggest, p_suggest, KB_ROUTE_API_OTHER, 1, KB_ROLE_NONE},
+    {"GET", "/api/v1/categories", kb_api_categories, p_lang, KB_ROUTE_API_OTHER, 1,
+     KB_ROLE_NONE},
+    {"GET", "/api/v1/articles/", kb_api_article, p_lang, KB_ROUTE_API_OTHER, 1, KB_ROLE_NONE},
+    {"POST", "/api/v1/articles/", kb_api_article, p_none, KB_ROUTE_API_OTHER, 1, KB_ROLE_NONE},
+};
+
+const size_t kb_nroutes = sizeof kb_routes / sizeof kb_routes[0];
