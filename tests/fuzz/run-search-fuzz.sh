@@ -14,7 +14,8 @@ done
 san="-g -O1 -fsanitize=fuzzer-no-link,address,undefined"
 flags="$san -D_GNU_SOURCE -I. $(pkg-config --cflags xapian-core jansson libutf8proc)"
 objs=()
-for f in search/index.cc search/writer.cc search/query.cc search/snippet.cc search/lang.cc; do
+for f in search/index.cc search/writer.cc search/query.cc search/snippet.cc search/lang.cc \
+         search/vocab.cc; do
   o="$out/search-obj/$(basename "$f").o"
   clang++ -std=c++17 $flags -c "$f" -o "$o"; objs+=("$o")
 done
