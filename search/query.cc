@@ -19,7 +19,7 @@
  * Before that, each word goes through the typo corrector (vocab.hh, plan_query): a word the
  * caller's scope does not have is replaced by its correction; a rare word the scope has
  * keeps its place and its far more frequent neighbour is one more query word, at W_FIX, in
- * the all-text field only. Suggestions complete the word being typed: one query word whose
+ * the all-text field only. With prefix_last, the word being typed is one query word whose
  * alternatives are itself and its completions. The query as typed is only built again to
  * count it, when did_you_mean depends on that count (search.h).
  *
@@ -737,7 +737,7 @@ static enum kb_err search_run_once(struct search_index *idx, const struct search
             *out = r;
             return KB_OK;
         }
-        planned plan = plan_query(idx, words, open, false, langs, scope);
+        planned plan = plan_query(idx, words, open, q->prefix_last, langs, scope);
         bool correct = !q->verbatim && !plan.shown.empty();
         std::map<std::string, std::set<std::string>> stems;
         Xapian::Enquire enq(idx->db);

@@ -104,6 +104,11 @@ struct search_query {
     enum search_scope scope;
     size_t offset;
     size_t limit;          /* clamped to 1..100; 0 means 10 */
+    /* Search as you type: when the text ends inside a word (no space or punctuation after
+     * it), that word also matches as a prefix: it stands for itself and the PREFIX_MAX (8)
+     * most frequent words of the scope that begin with it ("garantie constr" finds
+     * "constructeur"). Not corrected then. Needs 2 letters. */
+    bool prefix_last;
     /* Search the words as typed: no typo correction (corrected_query stays NULL; a
      * did_you_mean is still offered). For "search instead for <what I typed>". */
     bool verbatim;

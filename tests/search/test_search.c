@@ -320,6 +320,36 @@ static void spelling_correction(void **state)
     search_result_free(r);
 }
 
+/* Search as you type: the last word, unless followed by a space, also stands for the
+ * words of the scope it begins. */
+static void prefix_last_word(void **state)
+{
+    (void)state;
+    struct search_query q = {.text = "garantie constr", .lang = "fr", .prefix_last = true};
+    struct search_result *r = run_query(&q);
+    assert_true(r->nhits >= 1);
+    assert_string_equal(r->hits[0].slug, "garantie-constructeur");
+    assert_null(r->corrected_query);
+    assert_non_null(strstr(r->hits[0].snippet, "<mark>"));
+    search_result_free(r);
+    q.text = "télécomm";
+    r = run_query(&q);
+    assert_int_equal(r->nhits, 1);
+    assert_string_equal(r->hits[0].slug, "contact-sav");
+    search_result_free(r);
+    /* A space after it: a word like the others (here one no article has). */
+    q.text = "télécomm ";
+    r = run_query(&q);
+    assert_int_equal(r->nhits, 0);
+    search_result_free(r);
+    /* Without the flag, nothing is completed. */
+    q.text = "télécomm";
+    q.prefix_last = false;
+    r = run_query(&q);
+    assert_int_equal(r->nhits, 0);
+    search_result_free(r);
+}
+
 static void snippets_are_escaped_and_marked(void **state)
 {
     (void)state;
@@ -732,9 +762,9 @@ static void scope_index(void)
 }
 
 static struct search_result *srun(struct search_index *rd, const char *text,
-                                  enum search_scope scope)
+                                  enum search_scope scope, bool prefix)
 {
-    struct search_query q = {.text = text, .lang = "fr", .scope = scope};
+    struct search_query q = {.text = text, .lang = "fr", .scope = scope, .prefix_last = prefix};
     struct search_result *r = NULL;
     assert_int_equal(search_run(rd, &q, &r), KB_OK);
     return r;
@@ -768,26 +798,27 @@ static void scope_decides_everything(void **state)
      * words themselves: no correction, completion, did_you_mean, hit, facet or count. */
     static const char *const probes[] = {"immobilisasion", "immobilisation", "immobil",
                                          "zéphyrinne", "zephyrine", "zéphy", "mirage projet"};
-    for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
-        struct search_result *r = srun(rd, probes[i], SEARCH_SCOPE_PUBLIC);
-        assert_only(r, hidden, 4);
-        if (i < 6) {
-            assert_int_equal(r->nhits, 0);
-            assert_int_equal(r->total, 0);
-            assert_int_equal(r->nfacets, 0);
-            assert_null(r->corrected_query);
-            assert_null(r->did_you_mean);
+    for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++)
+        for (int prefix = 0; prefix < 2; prefix++) {
+            struct search_result *r = srun(rd, probes[i], SEARCH_SCOPE_PUBLIC, prefix);
+            assert_only(r, hidden, 4);
+            if (i < 6) {
+                assert_int_equal(r->nhits, 0);
+                assert_int_equal(r->total, 0);
+                assert_int_equal(r->nfacets, 0);
+                assert_null(r->corrected_query);
+                assert_null(r->did_you_mean);
+            }
+            search_result_free(r);
+            assert_int_equal(search_suggest(rd, probes[i], "fr", SEARCH_SCOPE_PUBLIC, 5, &r),
+                             KB_OK);
+            assert_only(r, hidden, 4);
+            if (i < 6)
+                assert_int_equal(r->nhits, 0);
+            search_result_free(r);
         }
-        search_result_free(r);
-        assert_int_equal(search_suggest(rd, probes[i], "fr", SEARCH_SCOPE_PUBLIC, 5, &r),
-                         KB_OK);
-        assert_only(r, hidden, 4);
-        if (i < 6)
-            assert_int_equal(r->nhits, 0);
-        search_result_free(r);
-    }
     /* "mirage" is public once: public facets and counts know that article only. */
-    struct search_result *r = srun(rd, "mirage", SEARCH_SCOPE_PUBLIC);
+    struct search_result *r = srun(rd, "mirage", SEARCH_SCOPE_PUBLIC, false);
     assert_int_equal(r->total, 1);
     assert_int_equal(r->nfacets, 1);
     assert_string_equal(r->facets[0].value, "Conduite");
@@ -807,38 +838,41 @@ static void scope_decides_everything(void **state)
 
     /* A correction weighs words by the caller's articles only: "minage" is "ménage" (two
      * public articles) for the public, "mirage" (one public, five internal) for agents. */
-    r = srun(rd, "minage", SEARCH_SCOPE_PUBLIC);
+    r = srun(rd, "minage", SEARCH_SCOPE_PUBLIC, false);
     assert_string_equal(r->corrected_query, "ménage");
     assert_true(has(r, "menage-1") && has(r, "menage-2"));
     search_result_free(r);
-    r = srun(rd, "minage", SEARCH_SCOPE_INTERNAL);
+    r = srun(rd, "minage", SEARCH_SCOPE_INTERNAL, false);
     assert_string_equal(r->corrected_query, "mirage");
     search_result_free(r);
 
     /* Agents get the internal word, but not the draft's; editors get both. */
-    r = srun(rd, "immobilisasion", SEARCH_SCOPE_INTERNAL);
+    r = srun(rd, "immobilisasion", SEARCH_SCOPE_INTERNAL, false);
     assert_string_equal(r->corrected_query, "immobilisation");
     assert_string_equal(r->did_you_mean, "immobilisation");
+    assert_true(has(r, "immobilisation"));
+    search_result_free(r);
+    r = srun(rd, "immobil", SEARCH_SCOPE_INTERNAL, true);
     assert_true(has(r, "immobilisation"));
     search_result_free(r);
     assert_int_equal(search_suggest(rd, "immob", "fr", SEARCH_SCOPE_INTERNAL, 5, &r), KB_OK);
     assert_true(has(r, "immobilisation"));
     search_result_free(r);
-    r = srun(rd, "zéphyrinne", SEARCH_SCOPE_INTERNAL);
+    r = srun(rd, "zéphyrinne", SEARCH_SCOPE_INTERNAL, false);
     assert_null(r->corrected_query);
     assert_int_equal(r->nhits, 0);
     search_result_free(r);
-    r = srun(rd, "zephyrinne", SEARCH_SCOPE_ALL);
+    r = srun(rd, "zephyrinne", SEARCH_SCOPE_ALL, false);
     assert_string_equal(r->corrected_query, "zéphyrine");
     assert_true(has(r, "zephyrine"));
     search_result_free(r);
     /* The commonest words of the language are no typos ("veux" is one edit from "deux"). */
-    r = srun(rd, "je veux", SEARCH_SCOPE_PUBLIC);
+    r = srun(rd, "je veux", SEARCH_SCOPE_PUBLIC, false);
     assert_null(r->corrected_query);
     assert_null(r->did_you_mean);
     search_result_free(r);
     /* Scopes the API does not know are public. */
-    r = srun(rd, "immobilisasion", (enum search_scope)7);
+    r = srun(rd, "immobilisasion", (enum search_scope)7, false);
     assert_int_equal(r->nhits, 0);
     assert_null(r->corrected_query);
     search_result_free(r);
@@ -846,7 +880,7 @@ static void scope_decides_everything(void **state)
     /* A typo an article has is a word of the scope, but one 20 times rarer than its
      * neighbour: both are searched, so the article with the typo still comes first. Not
      * replaced: no corrected_query; found as typed in one article only: did_you_mean. */
-    r = srun(rd, "garentie", SEARCH_SCOPE_PUBLIC);
+    r = srun(rd, "garentie", SEARCH_SCOPE_PUBLIC, false);
     assert_null(r->corrected_query);
     assert_string_equal(r->did_you_mean, "garantie");
     assert_int_equal(r->total, 20);
@@ -871,7 +905,7 @@ static void vocabulary_follows_changes(void **state)
     put_one(w, 2, "autre", "Horaires", "Site", "public", "published", "Ouvert le lundi.");
     assert_int_equal(search_index_commit(w), KB_OK);
     assert_int_equal(search_index_open(own, false, &rd), KB_OK);
-    struct search_result *r = srun(rd, "orhcidées", SEARCH_SCOPE_PUBLIC);
+    struct search_result *r = srun(rd, "orhcidées", SEARCH_SCOPE_PUBLIC, false);
     assert_string_equal(r->corrected_query, "orchidées");
     search_result_free(r);
 
@@ -882,13 +916,13 @@ static void vocabulary_follows_changes(void **state)
     assert_int_equal(search_index_flush(w), KB_OK);
     assert_int_equal(search_index_count(w), 2); /* waits for the writer's work */
     assert_int_equal(search_index_reopen(rd), KB_OK);
-    r = srun(rd, "orhcidées", SEARCH_SCOPE_PUBLIC);
+    r = srun(rd, "orhcidées", SEARCH_SCOPE_PUBLIC, false);
     assert_null(r->corrected_query);
     assert_int_equal(r->nhits, 0);
     search_result_free(r);
     assert_int_equal(search_index_commit(w), KB_OK);
     assert_int_equal(search_index_reopen(rd), KB_OK);
-    r = srun(rd, "orhcidées", SEARCH_SCOPE_INTERNAL);
+    r = srun(rd, "orhcidées", SEARCH_SCOPE_INTERNAL, true);
     assert_string_equal(r->corrected_query, "orchidées");
     assert_true(has(r, "orchidee"));
     search_result_free(r);
@@ -906,7 +940,7 @@ static void vocabulary_follows_changes(void **state)
     search_result_free(r);
     search_index_free(w);
     assert_int_equal(search_index_reopen(rd), KB_OK);
-    r = srun(rd, "orhcidées", SEARCH_SCOPE_ALL);
+    r = srun(rd, "orhcidées", SEARCH_SCOPE_ALL, false);
     assert_null(r->corrected_query);
     assert_int_equal(r->nhits, 0);
     search_result_free(r);
@@ -1041,6 +1075,7 @@ int main(void)
         cmocka_unit_test(synonym_phrases_keep_their_words),
         cmocka_unit_test(long_messages_find_and_mark),
         cmocka_unit_test(unknown_language_finds_nothing),
+        cmocka_unit_test(prefix_last_word),
         cmocka_unit_test(typo_distances),
         cmocka_unit_test(scope_decides_everything),
         cmocka_unit_test(vocabulary_follows_changes),
