@@ -65,6 +65,9 @@ json_t *kb_http_search_json(const struct search_result *r, int64_t search_id)
               json_object_set_new_nocheck(out, "did_you_mean", r->did_you_mean
                                                                   ? json_string(r->did_you_mean)
                                                                   : json_null()) |
+              json_object_set_new_nocheck(out, "corrected_query",
+                                          r->corrected_query ? json_string(r->corrected_query)
+                                                             : json_null()) |
               json_object_set_new_nocheck(out, "took_ms", json_real(r->took_ms));
     if (!bad && search_id)
         bad = json_object_set_new_nocheck(out, "search_id", json_integer(search_id));
