@@ -156,7 +156,7 @@ struct search_result {
     struct search_facet *facets;
     size_t nfacets;
     char *did_you_mean;      /* a spelling for a query that finds almost nothing, or NULL */
-    char *corrected_query;   /* the query as searched when a word was corrected, or NULL */
+    char *corrected_query;   /* the query as searched when a word was replaced, or NULL */
     double took_ms;
 };
 
