@@ -116,7 +116,8 @@ search_word_stems compute_stems(const Xapian::Stem &stem, const std::string &lan
                                 std::string_view word)
 {
     search_word_stems ws;
-    ws.k = search_stems(stem, search_casefold(std::string(word)), &ws.folded, ws.st);
+    ws.cased = search_casefold(std::string(word));
+    ws.k = search_stems(stem, ws.cased, &ws.folded, ws.st);
     ws.stop = search_is_stopword(lang.c_str(), ws.folded.data(), ws.folded.size());
     return ws;
 }
@@ -237,6 +238,25 @@ static void load_categories(search_index *idx)
     }
 }
 
+/* The name readers of this revision share a vocabulary under (vocab.hh): the directory,
+ * the first shard's uuid (a rebuild changes it) and every shard's revision. */
+static std::string vocab_key(const search_index *idx)
+{
+    std::string key = idx->dir + '\0' + idx->uuid;
+    for (const auto &p : idx->parts)
+        key += '\0' + std::to_string(p.get_revision());
+    return key;
+}
+
+const search_vocab &search_index_vocab(search_index *idx)
+{
+    if (!idx->vocab) {
+        idx->vocab = search_vocab_get(idx->db, idx->writable ? std::string() : vocab_key(idx));
+        idx->fixes.clear();
+    }
+    return *idx->vocab;
+}
+
 /* What the index holds as a whole, read once per revision (see struct search_index). */
 static void load_meta(search_index *idx)
 {
@@ -245,8 +265,11 @@ static void load_meta(search_index *idx)
     idx->synonyms.clear();
     idx->doc_category.clear();
     idx->category_names.clear();
+    idx->vocab.reset();
+    idx->fixes.clear();
     if (idx->writable)
-        return;
+        return; /* its vocabulary: on first need (search_index_vocab) */
+    (void)search_index_vocab(idx);
     idx->has_categories = has_prefix(idx->db, "XC");
     load_categories(idx);
     idx->universal.clear();
@@ -312,10 +335,13 @@ static void open_reader(search_index *idx)
                                            ": `kb index` rebuilds it");
     size_t n = search_shard_count(first.get_metadata("shards"));
     Xapian::Database all;
-    all.add_database(first);
+    std::vector<Xapian::Database> parts{first};
     for (size_t k = 1; k < n; k++)
-        all.add_database(Xapian::Database(search_shard_dir(idx->dir, k)));
+        parts.emplace_back(search_shard_dir(idx->dir, k));
+    for (const auto &p : parts)
+        all.add_database(p);
     idx->db = all;
+    idx->parts = parts;
     idx->nshards = n;
     idx->uuid = first.get_uuid();
 }

@@ -1,8 +1,6 @@
 /* search/index.hh: the layout of a kb search index, shared by the C++ files of search/.
  *
  * Terms (all words are folded: lower case, no accents; see kb_text_fold):
- *   <word>            every word of title, questions and tags, unstemmed (search-as-you-type
- *                     completes against these; spelling data covers the bodies too)
  *   Z<stem>           stems of all the text (the body field of the query); each word gives
  *                     one or two stems, see search_stems()
  *   ZS<stem>          stems of the title
@@ -13,10 +11,15 @@
  *   XL<lang> XA<audience> XS<status> XC<category> XK<tag>   boolean filters
  * Values: 0 category (display form, for facets), 1 popularity, 2 updated time (both
  * sortable_serialise), 3 the first SEARCH_SNIPPET_TEXT bytes of the text, for snippets,
- * 4 what a result shows: id NUL slug NUL title NUL category NUL lang. No document data:
- * glass zlib-compresses it, and inflating it for every hit cost more than the search, while
- * compressing it cost each document written a reset of zlib's 128 KB window tables (a
- * twentieth of an import's instructions, for 100 bytes).
+ * 4 what a result shows: id NUL slug NUL title NUL category NUL lang, 5 the document's
+ * vocabulary words, for the writer only: what replacing or deleting the document takes away
+ * from the vocabulary (format: writer.cc, words_value). No document data: glass
+ * zlib-compresses it, and inflating it for every hit cost more than the search, while
+ * deflating the words (1-2 KB) cost 5% of an import.
+ * Spelling table: the vocabulary (vocab.hh), not Xapian's spelling data: key
+ * "<class><lang>:<word>" (class P, I or D: search_doc_class; word case-folded, accents kept),
+ * frequency the number of documents of that class and language with the word, kept exact
+ * by the writer (vocab_deltas in writer.cc). Xapian sums it over shards and compaction.
  * Metadata "langs": the languages present, comma-separated. Synonym keys: "<lang>:<words>"
  * with words folded and joined by one space.
  *
@@ -45,12 +48,15 @@ extern "C" {
 #include "search/search.h"
 }
 
+#include "search/vocab.hh"
+
 enum {
     SEARCH_VALUE_CATEGORY = 0,
     SEARCH_VALUE_POPULARITY = 1,
     SEARCH_VALUE_UPDATED = 2,
     SEARCH_VALUE_TEXT = 3,
     SEARCH_VALUE_DATA = 4, /* search_docdata, serialised (search_docdata_parse) */
+    SEARCH_VALUE_WORDS = 5, /* the document's vocabulary words, for the writer (writer.cc) */
 };
 
 /* The version of this layout, stamped in metadata "layout" at every commit (writer.cc says
@@ -87,6 +93,9 @@ struct search_writer; /* writer.cc: the shards' writable databases and their thr
 
 struct search_index {
     Xapian::Database db;            /* every shard as one database (the writer's too) */
+    /* Reader: each shard alone, sharing db's internals (their revisions name the vocabulary
+     * readers share, vocab.hh). */
+    std::vector<Xapian::Database> parts;
     search_writer *writer = nullptr; /* owned; set when writable */
     bool writable = false;
     size_t nshards = 1;
@@ -112,6 +121,12 @@ struct search_index {
      * query (query.cc): for random queries that was a third of their terms (most title ones),
      * and Xapian looks each term up twice, for its statistics, then its posting list. */
     std::vector<uint64_t> field_terms;
+    /* The vocabulary of every scope (vocab.hh): loaded with the rest on read-only handles,
+     * on first need after each commit on a writer (search_index_vocab). */
+    std::shared_ptr<const search_vocab> vocab;
+    /* Corrections of recent query words: "<scope><langs>\n<word>" -> fix. Emptied with a
+     * new vocabulary, or when full (FIXES_MAX, query.cc). */
+    std::unordered_map<std::string, search_fix> fixes;
     /* Display data of documents recently shown (data fields and snippet text): top results
      * recur across queries. At most DOC_CACHE_MAX entries, emptied when full. */
     std::unordered_map<Xapian::docid, search_cached_doc> docs;
@@ -129,6 +144,8 @@ void search_writer_free(search_index *idx) noexcept;
 /* Open a reader's shards again from scratch and reload what it keeps in memory (after a
  * rebuild replaced the files under it). */
 enum kb_err search_reader_refresh(search_index *idx);
+/* idx's vocabulary, loaded when missing (throws on Xapian errors). */
+const search_vocab &search_index_vocab(search_index *idx);
 /* Wait until the writer has applied every queued change: reading idx->db of a writer goes
  * through here first (the shard threads write to it). Returns a shard's error, if any. */
 enum kb_err search_writer_wait(search_index *idx);
@@ -172,6 +189,7 @@ std::string search_snippet(const std::string &text, const std::vector<search_wor
  * occurrence again was most of the indexing and snippet time. The reference is valid until
  * the next call on this thread. */
 struct search_word_stems {
+    std::string cased; /* case-folded, accents kept (NFC) */
     std::string folded, st[2];
     size_t k = 0;
     bool stop = false; /* a stop word of the memo's language (search_is_stopword) */

@@ -16,13 +16,23 @@
  * "lead" is the first words of the body (see LEAD_WORDS in writer.cc). Of a long query, only
  * the QUERY_MAX_MATCHED rarest words are matched (keep_rarest); all of them are highlighted.
  *
+ * Before that, each word goes through the typo corrector (vocab.hh, plan_query): a word the
+ * caller's scope does not have is replaced by its correction; a rare word the scope has
+ * keeps its place and its far more frequent neighbour is one more query word, at W_FIX, in
+ * the all-text field only. With prefix_last, the word being typed is one query word whose
+ * alternatives are itself and its completions. The query as typed is only built again to
+ * count it, when did_you_mean depends on that count (search.h).
+ *
  * When the query names no language, it is built once per language present in the index,
  * each part stemmed in its language and filtered to it. The scope filter (audience, status)
- * is always applied here, never left to callers. */
+ * is always applied here, never left to callers, and everything else derived from the
+ * index's words (corrections, completions, related articles' terms, which words of a long
+ * query are the rarest) counts the caller's scope only, through the vocabulary. */
 #include "search/index.hh"
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -48,14 +58,18 @@ extern "C" {
  * (FTS5 0.587). */
 static double W_TITLE = 0.5, W_QUESTIONS = 0.6, W_TAGS = 0.3, W_LEAD = 1.0;
 static double BM25_K1 = 1.2, BM25_B = 0.75, BM25_DELTA = 0.5;
+/* Weight of a correction searched beside a word the scope has (search/vocab.hh: a word far
+ * rarer than a neighbour); a word the scope does not have is replaced, at full weight. */
+static double W_FIX = 0.5;
 
 static const size_t QUERY_MAX_BYTES = 1000;
 static const size_t QUERY_MAX_WORDS = 32;
 static const size_t QUERY_MAX_MATCHED = 10; /* words matched, the rarest (keep_rarest) */
 static const Xapian::doccount FACET_CHECK = 200; /* documents looked at for facet counts */
 
-/* Tuning hooks for the relevance benchmark only: KB_SEARCH_WEIGHTS="title,questions,tags[,lead]"
- * and KB_SEARCH_BM25="k1,b[,delta]" override the constants above. */
+/* Tuning hooks for the relevance benchmark only: KB_SEARCH_WEIGHTS="title,questions,tags[,lead]",
+ * KB_SEARCH_BM25="k1,b[,delta]" and KB_SEARCH_TYPO="ratio[,weight]" (SEARCH_FIX_RATIO, W_FIX)
+ * override the constants above. */
 static void load_weights(void)
 {
     static bool done = false;
@@ -71,6 +85,16 @@ static void load_weights(void)
             BM25_B = strtod(end + 1, &end);
             if (end && *end == ',')
                 BM25_DELTA = strtod(end + 1, nullptr);
+        }
+    }
+    const char *typo = getenv("KB_SEARCH_TYPO");
+    if (typo) {
+        char *end = nullptr;
+        SEARCH_FIX_RATIO = strtod(typo, &end);
+        if (end && *end == ',') {
+            W_FIX = strtod(end + 1, &end);
+            if (end && *end == ',')
+                SEARCH_FIX_FREQ = strtod(end + 1, nullptr);
         }
     }
     const char *w = getenv("KB_SEARCH_WEIGHTS");
@@ -93,19 +117,30 @@ static void load_weights(void)
 
 namespace {
 
-/* One query word with its alternatives (synonyms); each alternative is one or more words. */
+/* One query word with its alternatives (synonyms, or the completions of a prefix); each
+ * alternative is one or more words. */
 struct qword {
     std::vector<std::vector<std::string>> alts;    /* alts[0] is the word itself */
+    double weight = 1.0;                           /* of its whole clause */
+    bool all_text_only = false;                    /* not in the title, questions... fields */
 };
 
-std::vector<std::string> split_words(const std::string &folded, size_t max)
+/* The words of folded text (at most max; longer than SEARCH_MAX_WORD bytes dropped). *open
+ * (when given) tells whether the text ends inside its last word kept: it is being typed. */
+std::vector<std::string> split_words(const std::string &folded, size_t max,
+                                     bool *open = nullptr)
 {
     std::vector<search_span> spans(max);
     size_t n = search_words(folded.data(), folded.size(), spans.data(), spans.size());
     std::vector<std::string> out;
+    if (open)
+        *open = false;
     for (size_t i = 0; i < n && i < max; i++)
-        if (spans[i].len <= SEARCH_MAX_WORD)
+        if (spans[i].len <= SEARCH_MAX_WORD) {
             out.emplace_back(folded, spans[i].off, spans[i].len);
+            if (open)
+                *open = spans[i].off + spans[i].len == folded.size();
+        }
     return out;
 }
 
@@ -136,10 +171,10 @@ std::vector<std::string> synonyms_of(const search_index *idx, const std::string 
     return std::vector<std::string>(idx->db.synonyms_begin(key), idx->db.synonyms_end(key));
 }
 
-/* Words of the query, stop words removed (unless nothing else is left), grouped with their
- * synonyms for language lang (multi-word keys first, longest match). */
+/* Words of the query, stop words removed (unless nothing else is left and alone), grouped
+ * with their synonyms for language lang (multi-word keys first, longest match). */
 std::vector<qword> analyse(const search_index *idx, const std::vector<std::string> &words,
-                           const Xapian::Stem &stem, const std::string &lang)
+                           const Xapian::Stem &stem, const std::string &lang, bool alone)
 {
     std::vector<std::string> kept, folded;
     for (const auto &w : words) {
@@ -149,7 +184,7 @@ std::vector<qword> analyse(const search_index *idx, const std::vector<std::strin
             folded.push_back(f);
         }
     }
-    if (kept.empty()) {
+    if (kept.empty() && alone) {
         kept = words;
         for (const auto &w : words)
             folded.push_back(search_fold(w));
@@ -259,11 +294,16 @@ Xapian::Query lang_query(const search_index *idx, const std::vector<qword> &word
         Xapian::Query all = field_query(idx, w, stem, lang, "");
         if (!all.empty())
             fields.push_back(all);
-        add("S", W_TITLE);
-        add("XQ", W_QUESTIONS);
-        add("K", W_TAGS);
-        add("XD", W_LEAD);
-        per_word.emplace_back(Xapian::Query::OP_OR, fields.begin(), fields.end());
+        if (!w.all_text_only) {
+            add("S", W_TITLE);
+            add("XQ", W_QUESTIONS);
+            add("K", W_TAGS);
+            add("XD", W_LEAD);
+        }
+        Xapian::Query one(Xapian::Query::OP_OR, fields.begin(), fields.end());
+        if (w.weight != 1.0)
+            one = Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT, one, w.weight);
+        per_word.push_back(one);
     }
     return Xapian::Query(Xapian::Query::OP_OR, per_word.begin(), per_word.end());
 }
@@ -274,10 +314,14 @@ bool needed(const search_index *idx, const std::string &t)
     return idx->writable || idx->universal.count(t) == 0;
 }
 
-/* Audience and status filter; an empty query when it lets every document through. */
+/* Audience and status filter; an empty query when it lets every document through. The
+ * classes of the vocabulary (search_doc_class) are the same: a scope sees the words of the
+ * documents its filter lets through, and no other. */
 Xapian::Query scope_filter(const search_index *idx, enum search_scope scope)
 {
     std::vector<Xapian::Query> parts;
+    if (scope == SEARCH_SCOPE_ALL)
+        return Xapian::Query();
     if (needed(idx, "XSpublished"))
         parts.emplace_back("XSpublished");
     if (scope == SEARCH_SCOPE_INTERNAL)
@@ -310,16 +354,21 @@ Xapian::Query both(const Xapian::Query &a, const Xapian::Query &b)
  * question sets), 0.833 -> 0.831 on the editors' questions at 8; 16 words then take 6.5-8.9 ms.
  * Words no article has cost nothing and are all kept. */
 void keep_rarest(const search_index *idx, std::vector<qword> &qw, const Xapian::Stem &stem,
-                 const std::string &lang)
+                 const std::string &lang, enum search_scope scope)
 {
     if (qw.size() <= QUERY_MAX_MATCHED)
         return;
+    /* Rarity in the caller's scope, from the vocabulary's stems (no table read); a word the
+     * vocabulary does not keep (a number, a word of two letters) by its index-wide count. */
+    const search_vocab_lang *vl = idx->vocab ? idx->vocab->lang(lang) : nullptr;
     std::vector<std::pair<Xapian::doccount, size_t>> df; /* (articles, position) */
     for (size_t i = 0; i < qw.size(); i++) {
         Xapian::doccount n = 0;
         for (size_t k = 0; k < qw[i].alts[0].size(); k++) {
             const search_word_stems &ws = search_stems_memo(stem, lang, qw[i].alts[0][k]);
-            Xapian::doccount f = idx->db.get_termfreq("Z" + ws.st[0]);
+            Xapian::doccount f = vl && search_vocab_keeps(ws)
+                                     ? vl->stem_freq(ws.st[0], scope)
+                                     : idx->db.get_termfreq("Z" + ws.st[0]);
             n = k == 0 ? f : std::min(n, f); /* a phrase is as rare as its rarest word */
         }
         df.emplace_back(n, i);
@@ -358,16 +407,47 @@ std::vector<std::string> query_langs(const search_index *idx, const char *lang)
     return v;
 }
 
-/* The whole query for words in the given languages, filtered by scope and category. The
- * stems each language contributes go to stems[lang] (for snippets). */
-Xapian::Query build(const search_index *idx, const std::vector<std::string> &words,
+/* What is searched for a query: its words, with their corrections and completions. */
+struct query_plan {
+    std::vector<std::string> words;  /* as searched: words replaced by their correction */
+    /* Corrections searched beside the word typed (W_FIX): (position in words, correction). */
+    std::vector<std::pair<size_t, std::string>> extra;
+    std::string last;                /* the word being typed, when completed */
+    std::vector<std::string> completions; /* of last, in the caller's scope */
+};
+
+/* The whole query in the given languages, filtered by scope and category. The stems each
+ * language contributes go to stems[lang] (for snippets). */
+Xapian::Query build(const search_index *idx, const query_plan &plan,
                     const std::vector<std::string> &langs, const char *category,
                     enum search_scope scope, std::map<std::string, std::set<std::string>> *stems)
 {
     std::vector<Xapian::Query> parts;
     for (const auto &l : langs) {
         Xapian::Stem stem = search_stemmer(l);
-        std::vector<qword> qw = analyse(idx, words, stem, l);
+        std::vector<qword> qw = analyse(idx, plan.words, stem, l, plan.last.empty());
+        for (const auto &e : plan.extra) {
+            qword q;
+            q.alts.push_back({e.second});
+            q.weight = W_FIX;
+            /* A recall aid beside a word the scope has: in the all-text field only, one
+             * posting list instead of five (all five cost random 2-4 word queries about
+             * 8% of their speed at 50,000 articles, for no gain on the relevance
+             * benchmark's typos). */
+            q.all_text_only = true;
+            qw.push_back(std::move(q));
+        }
+        if (!plan.last.empty()) {
+            /* The word being typed, and the words of the scope it begins. */
+            qword q;
+            q.alts.push_back({plan.last});
+            for (const auto &c : plan.completions)
+                if (c != plan.last)
+                    q.alts.push_back({c});
+            qw.push_back(std::move(q));
+        }
+        if (qw.empty())
+            continue;
         if (stems) {
             auto &set = (*stems)[l];
             for (const auto &w : qw)
@@ -378,10 +458,12 @@ Xapian::Query build(const search_index *idx, const std::vector<std::string> &wor
                             set.insert(ws.st[k]);
                     }
         }
-        keep_rarest(idx, qw, stem, l); /* after the stems: snippets show every query word */
+        keep_rarest(idx, qw, stem, l, scope); /* after the stems: snippets show every word */
         /* Stems of one language only mean something in documents of that language. */
         parts.push_back(filtered(lang_query(idx, qw, stem, l), lang_filter(idx, l)));
     }
+    if (parts.empty())
+        return Xapian::Query();
     Xapian::Query q(Xapian::Query::OP_OR, parts.begin(), parts.end());
     Xapian::Query filter = scope_filter(idx, scope);
     if (category && *category)
@@ -482,48 +564,118 @@ void fill_facets(search_result *r, const category_spy &spy)
     }
 }
 
-/* A word is known when the index has it in some form: as a title word, or its stem in one of
- * the query's languages (an inflection of a known word is not a typo). */
-bool known_word(const Xapian::Database &db, const std::string &word,
-                const std::vector<std::string> &langs)
+/* Code points in valid UTF-8 s. */
+size_t utf8_chars(const std::string &s)
 {
-    std::string folded, st[2];
-    if (db.term_exists(search_fold(word)))
-        return true;
-    for (const auto &l : langs) {
-        size_t k = search_stems(search_stemmer(l), word, &folded, st);
-        for (size_t i = 0; i < k; i++)
-            if (db.term_exists("Z" + st[i]))
-                return true;
-    }
-    return false;
+    size_t n = 0;
+    for (unsigned char c : s)
+        n += (c & 0xc0) != 0x80;
+    return n;
 }
 
-/* Spelling: words unknown to the index replaced by the closest known word (stop words are
- * left alone: "veux" is not a typo of "deux"). Empty when no word needed a change. */
-std::string correct(const Xapian::Database &db, const std::vector<std::string> &words,
-                    const std::vector<std::string> &langs)
+/* Corrections of recent words, per reader (search_index::fixes): users type the same words
+ * again, and a miss costs a scan of the vocabulary. */
+const size_t FIXES_MAX = 4096;
+/* Query words looked up for a correction at most: a pasted e-mail full of names costs at
+ * most this many scans (see the fuzzer's long inputs). */
+const size_t FIX_MAX_WORDS = 16;
+/* Completions of the word being typed, the most frequent in the caller's scope. */
+const size_t PREFIX_MAX = 8;
+
+/* search_vocab_fix of one word, remembered. */
+search_fix fix_of(search_index *idx, const std::vector<std::string> &langs,
+                  enum search_scope scope, const std::string &word)
 {
-    bool changed = false;
+    const search_vocab &v = search_index_vocab(idx);
+    std::string key(1, (char)('0' + (int)scope));
+    for (const auto &l : langs)
+        key += l + ",";
+    key += '\n';
+    key += word;
+    auto it = idx->fixes.find(key);
+    if (it != idx->fixes.end())
+        return it->second;
+    search_fix f = search_vocab_fix(v, langs, scope, word);
+    if (idx->fixes.size() >= FIXES_MAX)
+        idx->fixes.clear();
+    idx->fixes.emplace(std::move(key), f);
+    return f;
+}
+
+std::string joined(const std::vector<std::string> &words)
+{
     std::string out;
-    for (const auto &word : words) {
-        std::string w = search_fold(word);
-        std::string use = w;
-        bool stop = false;
-        for (const auto &l : langs)
-            stop = stop || search_is_stopword(l.c_str(), w.data(), w.size());
-        if (!stop && w.size() >= 4 && !known_word(db, word, langs)) {
-            std::string s = db.get_spelling_suggestion(w, 2);
-            if (!s.empty() && s != w) {
-                use = s;
-                changed = true;
-            }
-        }
+    for (const auto &w : words) {
         if (!out.empty())
             out += ' ';
-        out += use;
+        out += w;
     }
-    return changed ? out : std::string();
+    return out;
+}
+
+/* How the words of a query are searched (see search.h for what the caller sees). */
+struct planned {
+    query_plan as_typed;  /* no correction (completions still) */
+    query_plan corrected; /* with the corrections */
+    std::string replaced; /* the query with the words searched instead of typed ones, or "" */
+    std::string shown;    /* the query with all its corrections, "" when there is none */
+    bool common = false;  /* a word as typed is in at least 3 documents of the scope */
+};
+
+/* Plan the search of words (case-folded; open: the text ends inside the last one). With
+ * prefix, the last word being typed is completed from the scope's vocabulary when it
+ * begins any of its words (it is not corrected then: "constr" is no typo), else it is a
+ * word like the others. */
+planned plan_query(search_index *idx, const std::vector<std::string> &words, bool open,
+                   bool prefix, const std::vector<std::string> &langs,
+                   enum search_scope scope)
+{
+    planned p;
+    size_t n = words.size();
+    if (prefix && open && n > 0) {
+        std::vector<std::string> c =
+            search_vocab_complete(search_index_vocab(idx), langs, scope, words.back(),
+                                  PREFIX_MAX);
+        if (!c.empty()) {
+            n--;
+            for (query_plan *qp : {&p.as_typed, &p.corrected}) {
+                qp->last = words.back();
+                qp->completions = c;
+            }
+        }
+    }
+    std::vector<std::string> shown(words.begin(), words.end()), replaced(shown);
+    bool changed = false, replacing = false;
+    for (size_t i = 0; i < n; i++) {
+        p.as_typed.words.push_back(words[i]);
+        search_fix f = i < FIX_MAX_WORDS ? fix_of(idx, langs, scope, words[i]) : search_fix();
+        p.common = p.common || f.freq >= 3;
+        if (f.kind == search_fix::NONE) {
+            p.corrected.words.push_back(words[i]);
+            continue;
+        }
+        shown[i] = f.word;
+        changed = true;
+        if (f.kind == search_fix::REPLACE) {
+            p.corrected.words.push_back(f.word);
+            replaced[i] = f.word;
+            replacing = true;
+        } else {
+            p.corrected.extra.emplace_back(p.corrected.words.size(), f.word);
+            p.corrected.words.push_back(words[i]);
+        }
+    }
+    if (changed)
+        p.shown = joined(shown);
+    if (replacing)
+        p.replaced = joined(replaced);
+    return p;
+}
+
+/* A caller's scope as one of the three: anything else is public, the narrowest. */
+enum search_scope valid_scope(enum search_scope s)
+{
+    return s == SEARCH_SCOPE_INTERNAL || s == SEARCH_SCOPE_ALL ? s : SEARCH_SCOPE_PUBLIC;
 }
 
 double ms_since(std::chrono::steady_clock::time_point t0)
@@ -573,16 +725,20 @@ static enum kb_err search_run_once(struct search_index *idx, const struct search
     load_weights();
     try {
         r = new_result();
+        enum search_scope scope = valid_scope(q->scope);
         size_t limit = q->limit == 0 ? 10 : std::min<size_t>(q->limit, 100);
         size_t offset = std::min<size_t>(q->offset, 10000);
         std::string folded = clean_query(q->text);
-        std::vector<std::string> words = split_words(folded, QUERY_MAX_WORDS);
+        bool open = false;
+        std::vector<std::string> words = split_words(folded, QUERY_MAX_WORDS, &open);
         std::vector<std::string> langs = query_langs(idx, q->lang);
         if (words.empty() || langs.empty()) {
             r->took_ms = ms_since(t0);
             *out = r;
             return KB_OK;
         }
+        planned plan = plan_query(idx, words, open, q->prefix_last, langs, scope);
+        bool correct = !q->verbatim && !plan.shown.empty();
         std::map<std::string, std::set<std::string>> stems;
         Xapian::Enquire enq(idx->db);
         enq.set_weighting_scheme(
@@ -593,32 +749,32 @@ static enum kb_err search_run_once(struct search_index *idx, const struct search
         Xapian::doccount check = idx->has_categories ? FACET_CHECK : 0;
         if (idx->has_categories)
             enq.add_matchspy(&spy);
-        Xapian::Query base = build(idx, words, langs, q->category, q->scope, &stems);
-        enq.set_query(base);
+        enq.set_query(build(idx, correct ? plan.corrected : plan.as_typed, langs, q->category,
+                            scope, &stems));
         Xapian::MSet mset = enq.get_mset(offset, limit, check);
-
-        /* Suggest a spelling only when what was typed finds (almost) nothing: a word the
-         * index does not know is often a real word that simply is not in any article. */
-        std::string fixed = mset.size() < 3 ? correct(idx->db, words, langs) : std::string();
-        category_spy spy2(idx);
-        category_spy *facets = &spy;
-        if (!fixed.empty()) {
-            r->did_you_mean = dup(fixed);
-            if (mset.empty()) {
-                /* Nothing for what was typed: show what the correction finds. */
-                std::vector<std::string> fw = split_words(fixed, QUERY_MAX_WORDS);
-                stems.clear();
-                enq.clear_matchspies();
-                if (idx->has_categories)
-                    enq.add_matchspy(&spy2);
-                facets = &spy2;
-                enq.set_query(build(idx, fw, langs, q->category, q->scope, &stems));
-                mset = enq.get_mset(offset, limit, check);
-            }
-        }
         r->total = mset.get_matches_estimated();
         fill_hits(idx, r, mset, &stems);
-        fill_facets(r, *facets);
+        fill_facets(r, spy);
+        if (!plan.shown.empty()) {
+            if (correct && !plan.replaced.empty())
+                r->corrected_query = dup(plan.replaced);
+            /* did_you_mean keeps its meaning: the query as typed finds (almost) nothing.
+             * Either that is what ran, or a word as typed is common enough to say no
+             * without asking, or a count of the typed query (no spy, no weights) says. */
+            bool few;
+            if (!correct) {
+                few = mset.get_matches_lower_bound() < 3;
+            } else if (plan.common && !(q->category && *q->category)) {
+                few = false;
+            } else {
+                Xapian::Enquire count(idx->db);
+                count.set_weighting_scheme(Xapian::BoolWeight());
+                count.set_query(build(idx, plan.as_typed, langs, q->category, scope, nullptr));
+                few = count.get_mset(0, 0, 3).get_matches_lower_bound() < 3;
+            }
+            if (few)
+                r->did_you_mean = dup(plan.shown);
+        }
         r->took_ms = ms_since(t0);
         *out = r;
         return KB_OK;
@@ -638,38 +794,65 @@ static enum kb_err search_suggest_once(struct search_index *idx, const char *pre
     search_result *r = nullptr;
     try {
         r = new_result();
+        scope = valid_scope(scope);
         std::string folded = clean_query(prefix);
-        std::vector<std::string> words = split_words(folded, 8);
-        /* The last word is being typed: complete it unless the text ends with a space. */
-        bool partial = !folded.empty() && !words.empty() &&
-                       folded.back() != ' ' && words.back().size() >= 2;
-        if (words.empty() || (!partial && words.size() == 0)) {
+        bool open = false;
+        std::vector<std::string> words = split_words(folded, 8, &open);
+        std::vector<std::string> langs = query_langs(idx, lang);
+        if (words.empty() || langs.empty()) {
             *out = r;
             return KB_OK;
         }
-        std::vector<std::string> langs = query_langs(idx, lang);
+        /* The last word is being typed: completed unless the text ends with a space; its
+         * first letter alone begins too many words to mean anything yet. */
+        if (open && utf8_chars(words.back()) < 2) {
+            words.pop_back();
+            open = false;
+        }
+        if (words.empty()) {
+            *out = r;
+            return KB_OK;
+        }
+        planned plan = plan_query(idx, words, open, true, langs, scope);
+        const query_plan &qp = plan.corrected;
         std::vector<Xapian::Query> parts;
         for (const auto &l : langs) {
             Xapian::Stem stem = search_stemmer(l);
-            std::vector<Xapian::Query> must;
-            for (size_t i = 0; i + (partial ? 1 : 0) < words.size(); i++) {
-                std::string f = search_fold(words[i]);
+            /* Each word must match (title matches count double); a correction searched
+             * beside a rare word is one of its alternatives. */
+            std::vector<qword> must;
+            for (size_t i = 0; i < qp.words.size(); i++) {
+                std::string f = search_fold(qp.words[i]);
                 if (search_is_stopword(l.c_str(), f.data(), f.size()))
                     continue;
-                Xapian::Query title = word_query(idx, words[i], stem, l, "S");
-                Xapian::Query body = word_query(idx, words[i], stem, l, "");
-                must.push_back(title.empty()
-                                   ? body
-                                   : Xapian::Query(Xapian::Query::OP_OR, body,
-                                                   Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT,
-                                                                 title, 2.0)));
+                qword q;
+                q.alts.push_back({qp.words[i]});
+                for (const auto &e : qp.extra)
+                    if (e.first == i)
+                        q.alts.push_back({e.second});
+                must.push_back(std::move(q));
             }
-            if (partial)
-                must.emplace_back(Xapian::Query::OP_WILDCARD, search_fold(words.back()), 40,
-                                  Xapian::Query::WILDCARD_LIMIT_MOST_FREQUENT);
-            if (must.empty())
+            if (!qp.last.empty()) {
+                qword q;
+                q.alts.push_back({qp.last});
+                for (const auto &c : qp.completions)
+                    if (c != qp.last)
+                        q.alts.push_back({c});
+                must.push_back(std::move(q));
+            }
+            std::vector<Xapian::Query> all;
+            for (const auto &q : must) {
+                Xapian::Query title = field_query(idx, q, stem, l, "S");
+                Xapian::Query body = field_query(idx, q, stem, l, "");
+                all.push_back(title.empty()
+                                  ? body
+                                  : Xapian::Query(Xapian::Query::OP_OR, body,
+                                                  Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT,
+                                                                title, 2.0)));
+            }
+            if (all.empty())
                 continue;
-            Xapian::Query q(Xapian::Query::OP_AND, must.begin(), must.end());
+            Xapian::Query q(Xapian::Query::OP_AND, all.begin(), all.end());
             parts.push_back(filtered(q, lang_filter(idx, l)));
         }
         if (!parts.empty()) {
@@ -688,15 +871,11 @@ static enum kb_err search_suggest_once(struct search_index *idx, const char *pre
     }
 }
 
-namespace {
-/* More-like-this keeps only body stems: titles and filters would drag in noise. */
-struct body_stems : public Xapian::ExpandDecider {
-    bool operator()(const std::string &term) const override
-    {
-        return term.size() > 4 && term[0] == 'Z' && term[1] >= 'a' && term[1] <= 'z';
-    }
-};
-} // namespace
+/* More-like-this terms: the article's body stems (titles and filters would drag in noise)
+ * that the scope's vocabulary has, the RELATED_TERMS best by wdf and rarity in the scope
+ * (as Xapian's expansion weights them, but with the caller's counts: Enquire::get_eset
+ * counts every article of the index). */
+static const size_t RELATED_TERMS = 16;
 
 static enum kb_err search_related_once(struct search_index *idx, int64_t id,
                                       enum search_scope scope, size_t limit,
@@ -708,24 +887,42 @@ static enum kb_err search_related_once(struct search_index *idx, int64_t id,
     search_result *r = nullptr;
     try {
         r = new_result();
+        scope = valid_scope(scope);
         std::string idterm = "Q" + std::to_string(id);
-        Xapian::PostingIterator p = idx->db.postlist_begin(idterm);
-        if (p == idx->db.postlist_end(idterm)) {
+        /* The article itself must be in the scope: its words are the question. */
+        Xapian::Enquire in(idx->db);
+        in.set_weighting_scheme(Xapian::BoolWeight());
+        in.set_query(filtered(Xapian::Query(idterm), scope_filter(idx, scope)));
+        Xapian::MSet self = in.get_mset(0, 1);
+        if (self.empty()) {
             *out = r;
             return KB_OK;
         }
-        Xapian::docid did = *p;
-        search_docdata d =
-            search_docdata_parse(idx->db.get_document(did).get_value(SEARCH_VALUE_DATA));
-        Xapian::Enquire enq(idx->db);
-        Xapian::RSet rset;
-        rset.add_document(did);
-        body_stems decider;
-        Xapian::ESet eset = enq.get_eset(16, rset, &decider);
+        Xapian::docid did = *self.begin();
+        Xapian::Document doc = idx->db.get_document(did);
+        search_docdata d = search_docdata_parse(doc.get_value(SEARCH_VALUE_DATA));
+        const search_vocab_lang *vl = search_index_vocab(idx).lang(d.lang);
+        double n = (double)idx->db.get_doccount() + 1;
+        std::vector<std::pair<double, std::string>> best;
+        for (auto t = doc.termlist_begin(); vl && t != doc.termlist_end(); ++t) {
+            const std::string &term = *t;
+            if (term.size() <= 4 || term[0] != 'Z' || term[1] < 'a' || term[1] > 'z')
+                continue;
+            uint32_t df = vl->stem_freq(term.substr(1), scope);
+            if (df == 0)
+                continue;
+            best.emplace_back(std::log1p((double)t.get_wdf()) * std::log(n / df), term);
+        }
+        size_t k = std::min(best.size(), RELATED_TERMS);
+        std::partial_sort(best.begin(), best.begin() + (long)k, best.end(),
+                          [](const auto &a, const auto &b) {
+                              return a.first > b.first || (a.first == b.first && a.second < b.second);
+                          });
         std::vector<Xapian::Query> terms;
-        for (auto t = eset.begin(); t != eset.end(); ++t)
-            terms.emplace_back(*t);
+        for (size_t i = 0; i < k; i++)
+            terms.emplace_back(best[i].second);
         if (!terms.empty()) {
+            Xapian::Enquire enq(idx->db);
             Xapian::Query q(Xapian::Query::OP_OR, terms.begin(), terms.end());
             q = Xapian::Query(Xapian::Query::OP_AND_NOT, q, Xapian::Query(idterm));
             enq.set_query(filtered(q, both(scope_filter(idx, scope), lang_filter(idx, d.lang))));

@@ -10,7 +10,10 @@
  * Text handling: terms are accent- and case-folded (kb_text_fold) and stemmed with the
  * Snowball stemmer of the document's language (every language Xapian ships; unknown
  * languages are indexed unstemmed). Boolean filter terms for lang, audience, status,
- * category and tags; values for category (facets), popularity and updated time. */
+ * category and tags; values for category (facets), popularity and updated time. The words
+ * of the documents, counted per scope, are the vocabulary that typo correction and
+ * completion draw on (search/vocab.hh); readers keep it in memory, one per index revision
+ * shared by the readers of a process. */
 #ifndef SEARCH_SEARCH_H
 #define SEARCH_SEARCH_H
 
@@ -54,8 +57,9 @@ enum kb_err search_index_delete(struct search_index *idx, int64_t id) KB_MUST_CH
 enum kb_err search_index_commit(struct search_index *idx) KB_MUST_CHECK;
 /* Writer only: start that commit without waiting (an import goes on parsing meanwhile);
  * its errors come back from a later call, at the latest search_index_commit. Once asked
- * for, it is carried out even if the handle is freed before it finished. Spelling data
- * waits for the next search_index_commit. */
+ * for, it is carried out even if the handle is freed before it finished. The words it adds
+ * to the vocabulary (what corrections and completions can offer) wait for the next
+ * search_index_commit; the words of replaced or deleted documents leave it at once. */
 enum kb_err search_index_flush(struct search_index *idx) KB_MUST_CHECK;
 /* Writer only: mark the index as possibly ahead of the database (it holds documents of a
  * store transaction that may still roll back), or clear the mark; the next commit writes
@@ -83,10 +87,14 @@ size_t search_index_count(struct search_index *idx);
  * (takes effect at the next commit). Returns KB_EIO / KB_EPARSE with the line in the log. */
 enum kb_err search_synonyms_load(struct search_index *idx, const char *lang, const char *path) KB_MUST_CHECK;
 
-/* Who is asking. Public callers only ever see audience=public, status=published. */
+/* Who is asking (mirrors the store's kb_store_scope). Scope decides everything a caller gets:
+ * the articles, and everything derived from the index's words (spelling corrections and
+ * did_you_mean, completions, suggestions, related articles, facets, counts) comes from the
+ * articles of that scope only. Any other value is taken as SEARCH_SCOPE_PUBLIC. */
 enum search_scope {
-    SEARCH_SCOPE_PUBLIC = 0,   /* customers, anonymous API */
+    SEARCH_SCOPE_PUBLIC = 0,   /* customers, anonymous API, the chat: public + published */
     SEARCH_SCOPE_INTERNAL = 1, /* agents: public + internal, published only */
+    SEARCH_SCOPE_ALL = 2,      /* editors: every article, drafts, review and archived too */
 };
 
 struct search_query {
@@ -96,6 +104,14 @@ struct search_query {
     enum search_scope scope;
     size_t offset;
     size_t limit;          /* clamped to 1..100; 0 means 10 */
+    /* Search as you type: when the text ends inside a word (no space or punctuation after
+     * it), that word also matches as a prefix: it stands for itself and the PREFIX_MAX (8)
+     * most frequent words of the scope that begin with it ("garantie constr" finds
+     * "constructeur"). Not corrected then. Needs 2 letters. */
+    bool prefix_last;
+    /* Search the words as typed: no typo correction (corrected_query stays NULL; a
+     * did_you_mean is still offered). For "search instead for <what I typed>". */
+    bool verbatim;
 };
 
 struct search_hit {
@@ -113,14 +129,34 @@ struct search_facet {
     size_t count;    /* matching documents in that category (estimate for large sets) */
 };
 
+/* Typo tolerance (search_run): each query word the caller's scope does not have (in no form
+ * and no inflection) is replaced by the closest word of the scope at most one edit away (two
+ * from 8 letters), accents and case aside; a word the scope has, but far more rarely than
+ * such a neighbour (an article's own typo), is searched beside that neighbour, weighted
+ * less. Stop words and the commonest words of the language are never corrected, and
+ * nothing is corrected into a stop word (search/vocab.hh). The search runs with the
+ * corrections, and:
+ *  - corrected_query is the query as searched when some word was replaced: the words
+ *    case-folded, separated by one space, each replaced word by its correction
+ *    ("garentie vehicule" -> "garantie vehicule"). Show "results for <corrected_query>;
+ *    search instead for <text>", the latter searched with verbatim set. NULL when no word
+ *    was replaced (a word searched beside its neighbour is still searched as typed), and
+ *    always with verbatim;
+ *  - did_you_mean keeps its meaning: a spelling offered when the query as typed finds
+ *    (almost) nothing, fewer than 3 articles of the scope and category: the query with all
+ *    its corrections (replacements and neighbours). So a misspelt word alone ("garentie")
+ *    sets both, equal; a misspelt word beside words that find articles by themselves
+ *    ("garentie vehicule") sets corrected_query only; with verbatim, did_you_mean alone
+ *    says what the correction would be.
+ * Both are valid UTF-8 and only ever name words of the caller's scope. */
 struct search_result {
     struct search_hit *hits;
     size_t nhits;
     size_t total;            /* estimated number of matches */
     struct search_facet *facets;
     size_t nfacets;
-    char *did_you_mean;      /* corrected query, or NULL when the query looks right */
-    char *corrected_query;   /* the query as searched when words were corrected, else NULL */
+    char *did_you_mean;      /* a spelling for a query that finds almost nothing, or NULL */
+    char *corrected_query;   /* the query as searched when a word was replaced, or NULL */
     double took_ms;
 };
 
@@ -130,14 +166,18 @@ enum kb_err search_run(struct search_index *idx, const struct search_query *q,
                        struct search_result **out) KB_MUST_CHECK;
 void search_result_free(struct search_result *r);
 
-/* Title suggestions for search-as-you-type: the prefix's last word completed against the
- * index vocabulary. Returns up to `limit` hits (slug, title, ...; snippet NULL) in *out. */
+/* Title suggestions for search-as-you-type: every word of prefix must match (a misspelt one
+ * through its correction, as in search_run) and, unless the text ends with a space or
+ * punctuation, its last word is completed with the most frequent words of the scope that
+ * begin with it. Returns up to `limit` hits (slug, title, ...; snippet NULL) in *out;
+ * did_you_mean and corrected_query stay NULL. */
 enum kb_err search_suggest(struct search_index *idx, const char *prefix, const char *lang,
                            enum search_scope scope, size_t limit,
                            struct search_result **out) KB_MUST_CHECK;
 
-/* Articles like article `id` (more-like-this over its top terms), same language and scope,
- * excluding itself. */
+/* Articles like article `id` (more-like-this over its top terms, chosen by their rarity in
+ * the scope), same language and scope, excluding itself; none when article `id` is not in
+ * the scope itself. */
 enum kb_err search_related(struct search_index *idx, int64_t id, enum search_scope scope,
                            size_t limit, struct search_result **out) KB_MUST_CHECK;
 

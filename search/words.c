@@ -140,6 +140,68 @@ static const char *const stop_en[] = {
     "where", "which", "who", "why", "will", "with", "would", "you", "your",
 };
 
+/* Words of 4 letters and more too common in the language to be anyone's typo, though
+ * articles rarely have them (informal questions do): the forms of the commonest verbs
+ * (être, avoir, aller, faire, pouvoir, vouloir, devoir, savoir, falloir, venir, dire, voir,
+ * prendre, mettre), and frequent adverbs, prepositions and pronouns. Not stop words: they
+ * are searched; only never corrected ("je veux" is no typo of "je deux"). */
+static const char *const common_fr[] = {
+    "aient", "aies", "aille", "aillent", "ailles", "allaient", "allais", "allait", "allant",
+    "alle", "allee", "allees", "aller", "alles", "allez", "alliez", "allions", "allons", "alors",
+    "apres", "aucun", "aucune", "aujourd", "aupres", "aura", "aurai", "auraient", "aurais",
+    "aurait", "auras", "aurez", "auriez", "aurions", "aurons", "auront", "autre", "autres",
+    "avaient", "avais", "avait", "avant", "avez", "aviez", "avions", "avons", "ayant", "ayez",
+    "ayons", "beaucoup", "bien", "celles", "certain", "certaine", "certaines", "certains", "cette",
+    "ceux", "chaque", "chez", "comme", "contre", "demain", "depuis", "dessous", "dessus",
+    "devaient", "devais", "devait", "devez", "deviez", "devions", "devoir", "devons", "devra",
+    "devrai", "devraient", "devrais", "devrait", "devras", "devrez", "devriez", "devrions",
+    "devrons", "devront", "dira", "dirai", "diraient", "dirais", "dirait", "diras", "direz",
+    "diriez", "dirions", "dirons", "diront", "disaient", "disais", "disait", "dise", "disent",
+    "dises", "disiez", "disions", "disons", "dite", "dites", "dits", "dois", "doit", "doive",
+    "doivent", "doives", "donc", "dues", "encore", "entre", "etaient", "etais", "etait", "etant",
+    "etes", "etiez", "etions", "eues", "faille", "faire", "fais", "faisaient", "faisais",
+    "faisait", "faisant", "faisiez", "faisions", "faisons", "fait", "faite", "faites", "faits",
+    "fallait", "fallu", "fasse", "fassent", "fasses", "fassiez", "fassions", "faudra", "faudrait",
+    "faut", "fera", "ferai", "feraient", "ferais", "ferait", "feras", "ferez", "feriez", "ferions",
+    "ferons", "feront", "font", "hier", "irai", "iraient", "irais", "irait", "iras", "irez",
+    "iriez", "irions", "irons", "iront", "jamais", "laquelle", "lequel", "lesquelles", "lesquels",
+    "maintenant", "malgre", "meme", "memes", "mets", "mettais", "mettait", "mette", "mettent",
+    "mettez", "mettons", "mettra", "mettrai", "mettrais", "mettrait", "mieux", "mise", "mises",
+    "moins", "parce", "parmi", "pendant", "peut", "peuvent", "peux", "plusieurs", "pourra",
+    "pourrai", "pourraient", "pourrais", "pourrait", "pourras", "pourrez", "pourriez", "pourrions",
+    "pourrons", "pourront", "pouvaient", "pouvais", "pouvait", "pouvant", "pouvez", "pouviez",
+    "pouvions", "pouvoir", "pouvons", "prenais", "prenait", "prend", "prendra", "prendrai",
+    "prendrais", "prendrait", "prends", "prenez", "prenne", "prennent", "prennes", "prenons",
+    "pris", "prise", "prises", "puisse", "puissent", "puisses", "puissiez", "puissions", "quelqu",
+    "quelque", "quelques", "quoi", "rien", "sachant", "sache", "sachent", "saches", "sachiez",
+    "sachions", "sais", "sait", "sans", "saura", "saurai", "sauraient", "saurais", "saurait",
+    "sauras", "saurez", "sauriez", "saurions", "saurons", "sauront", "savaient", "savais",
+    "savait", "savent", "savez", "saviez", "savions", "savoir", "savons", "selon", "sera", "serai",
+    "seraient", "serais", "serait", "seras", "serez", "seriez", "serions", "serons", "seront",
+    "soient", "sois", "soit", "sommes", "sont", "sous", "soyez", "soyons", "suis", "tant",
+    "tellement", "toujours", "tous", "tout", "toute", "toutes", "trop", "vais", "venaient",
+    "venais", "venait", "venant", "venez", "veniez", "venions", "venir", "venons", "venu", "venue",
+    "venues", "venus", "verra", "verrai", "verrais", "verrait", "vers", "veuille", "veuillent",
+    "veuilles", "veuillez", "veulent", "veut", "veux", "viendra", "viendrai", "viendraient",
+    "viendrais", "viendrait", "viendras", "viendrez", "viendriez", "viendrions", "viendrons",
+    "viendront", "vienne", "viennent", "viennes", "viens", "vient", "voici", "voie", "voient",
+    "voila", "vois", "voit", "vont", "voudra", "voudrai", "voudraient", "voudrais", "voudrait",
+    "voudras", "voudrez", "voudriez", "voudrions", "voudrons", "voudront", "voulaient", "voulais",
+    "voulait", "voulant", "voulez", "vouliez", "voulions", "vouloir", "voulons", "voulu", "voyais",
+    "voyait", "voyez", "voyons", "vraiment", "vues",
+};
+
+static const char *const common_en[] = {
+    "after", "again", "also", "always", "arent", "because", "been", "before", "came", "cannot",
+    "cant", "come", "comes", "couldnt", "didnt", "doesnt", "doing", "done", "dont", "even", "gave",
+    "give", "given", "gives", "goes", "going", "gone", "having", "hello", "here", "into", "isnt",
+    "just", "knew", "know", "known", "knows", "made", "make", "makes", "might", "mine", "need",
+    "needed", "needs", "never", "only", "onto", "over", "please", "said", "says", "shall",
+    "shouldnt", "still", "take", "taken", "takes", "tell", "thanks", "theirs", "think", "thought",
+    "told", "took", "under", "very", "want", "wanted", "wants", "wasnt", "went", "werent", "while",
+    "without", "wont", "wouldnt", "yours",
+};
+
 static int cmp_word(const void *key, const void *item)
 {
     return strcmp((const char *)key, *(const char *const *)item);
@@ -164,4 +226,45 @@ bool search_is_stopword(const char *lang, const char *w, size_t n)
         return false;
     }
     return bsearch(buf, list, count, sizeof *list, cmp_word) != NULL;
+}
+
+bool search_is_common_word(const char *lang, const char *w, size_t n)
+{
+    char buf[16];
+    if (search_is_stopword(lang, w, n))
+        return true;
+    if (!lang || n == 0 || n >= sizeof buf)
+        return false;
+    memcpy(buf, w, n);
+    buf[n] = 0;
+    const char *const *list;
+    size_t count;
+    if (strcmp(lang, "fr") == 0) {
+        list = common_fr;
+        count = sizeof common_fr / sizeof common_fr[0];
+    } else if (strcmp(lang, "en") == 0) {
+        list = common_en;
+        count = sizeof common_en / sizeof common_en[0];
+    } else {
+        return false;
+    }
+    return bsearch(buf, list, count, sizeof *list, cmp_word) != NULL;
+}
+
+void search_lang_words(const char *lang, const char *const **stop, size_t *nstop,
+                       const char *const **common, size_t *ncommon)
+{
+    *stop = *common = NULL;
+    *nstop = *ncommon = 0;
+    if (lang && strcmp(lang, "fr") == 0) {
+        *stop = stop_fr;
+        *nstop = sizeof stop_fr / sizeof stop_fr[0];
+        *common = common_fr;
+        *ncommon = sizeof common_fr / sizeof common_fr[0];
+    } else if (lang && strcmp(lang, "en") == 0) {
+        *stop = stop_en;
+        *nstop = sizeof stop_en / sizeof stop_en[0];
+        *common = common_en;
+        *ncommon = sizeof common_en / sizeof common_en[0];
+    }
 }

@@ -60,8 +60,10 @@ static const size_t LEAD_WORDS = 120;
  * written before the layout changed is rebuilt (search_index_outdated). 2: lead field.
  * 3: shards. 4: what a result shows in value 4, no document data. 5: synonyms without their
  * stop words. 6: no terms for the stop words of bodies. 7: œ and æ folded to "oe" and "ae"
- * (kb_text_fold), synonyms keyed by stems (search_synonym_key). */
-const char *const SEARCH_LAYOUT = "7";
+ * (kb_text_fold), synonyms keyed by stems (search_synonym_key). 8: the spelling table is the
+ * vocabulary by class of document and language, kept exact (each document's words in value
+ * 5); no unstemmed title words. */
+const char *const SEARCH_LAYOUT = "8";
 
 /* Shards for an index of `expected` documents. A large rebuild or first import is written
  * in two, in parallel (the machines kb is sized for have two cores; with the import's own
@@ -112,46 +114,61 @@ struct job {
     std::unique_ptr<doc_copy> doc;
     /* COMMIT of the first shard: metadata to write with it. */
     std::unique_ptr<std::map<std::string, std::string>> meta;
-    /* COMMIT: write the spelling data gathered so far too (see search_index_flush). */
+    /* COMMIT: write the vocabulary's pending increments too, not only its decrements (see
+     * search_index_flush). */
     bool spelling = true;
     size_t bytes = 0; /* of doc, counted in the shard's queue */
 };
 
-/* Spelling data of one shard since its last commit with spelling: each folded word and the
- * number of documents it is in. Adding it to Xapian per document costs a table update each
- * time; once per commit is enough. Each entry keeps the stamp of the last document that
- * counted it, so a word counts once per document without a per-document set: a vector of
- * the document's words, sorted and deduplicated, then a string-keyed map, was 5% of an
- * import's time. */
-class spell_counts {
+/* The vocabulary's pending changes in one shard (index.hh: the spelling table holds, per
+ * class of document and language, each word's number of documents): a signed count per key
+ * since the last commit that wrote them. A document put adds one for each of its distinct
+ * words; the document it replaces, or one deleted, takes its own words (kept in a value)
+ * away again, so that the counts stay exact whatever changes: a word leaves the public
+ * vocabulary as soon as the last public article that had it changes or goes. Adding to
+ * Xapian per document costs a table update each time; once per commit is enough. Each
+ * entry keeps the stamp of the last document that counted it, so a word counts once per
+ * document without a per-document set: a vector of the document's words, sorted and
+ * deduplicated, then a string-keyed map, was 5% of an import's time. */
+class vocab_deltas {
   public:
     void next_doc() { doc_++; }
 
-    void add(std::string_view w)
+    /* Count key for the current document; true the first time it does. */
+    bool add(std::string_view key)
     {
-        entry *e;
-        if (w.size() <= SEARCH_SLOT_KEY) {
-            uint64_t h = short_.hash(w);
-            if (!(e = short_.find(w, h))) {
-                short_.insert(w, h, entry{1, doc_});
-                return;
-            }
-        } else {
-            e = &long_[std::string(w)];
-        }
-        if (e->last != doc_) {
-            e->docs++;
-            e->last = doc_;
-        }
+        entry *e = find(key);
+        if (e->last == doc_)
+            return false;
+        e->delta++;
+        e->last = doc_;
+        return true;
     }
 
-    template <typename F> void each(F f) const
+    void sub(std::string_view key) { find(key)->delta--; }
+
+    /* Write the changes to wdb: all of them, or only the decrements. Decrements never wait
+     * for a later commit: a count must never be higher than the truth (a word of an article
+     * gone from a scope would still be offered there), while a count lower for a while is
+     * harmless. A decrement never exceeds the stored count: what it takes away was added
+     * before, either written or pending here (and then netted). */
+    void write(Xapian::WritableDatabase &wdb, bool all)
     {
-        for (const auto &sl : short_.slots)
+        auto one = [&](const std::string &key, entry &e) {
+            if (e.delta < 0)
+                wdb.remove_spelling(key, (Xapian::termcount)-e.delta);
+            else if (e.delta > 0 && all)
+                wdb.add_spelling(key, (Xapian::termcount)e.delta);
+            if (e.delta < 0 || all)
+                e.delta = 0;
+        };
+        for (auto &sl : short_.slots)
             if (sl.len)
-                f(std::string(sl.key, sl.len), sl.value.docs);
-        for (const auto &kv : long_)
-            f(kv.first, kv.second.docs);
+                one(std::string(sl.key, sl.len), sl.value);
+        for (auto &kv : long_)
+            one(kv.first, kv.second);
+        if (all)
+            clear();
     }
 
     void clear()
@@ -163,12 +180,37 @@ class spell_counts {
 
   private:
     struct entry {
-        uint32_t docs = 0;
+        int32_t delta = 0;
         uint32_t last = 0; /* stamp of the last document counted; doc_ starts at 1 */
     };
+
+    entry *find(std::string_view key)
+    {
+        if (key.size() <= SEARCH_SLOT_KEY) {
+            uint64_t h = short_.hash(key);
+            entry *e = short_.find(key, h);
+            if (!e) {
+                short_.insert(key, h, entry{});
+                e = short_.find(key, h);
+            }
+            return e;
+        }
+        return &long_[std::string(key)];
+    }
+
     search_word_slots<entry> short_{1 << 14};
     std::unordered_map<std::string, entry> long_;
     uint32_t doc_ = 1; /* documents since clear(): far fewer than 2^32 between commits */
+};
+
+/* One document's words for the vocabulary: the key prefix of its class and language, and
+ * its distinct words as they are added (they become its value SEARCH_VALUE_WORDS: what to
+ * take away when it is replaced or deleted). */
+struct doc_vocab {
+    vocab_deltas *deltas;
+    std::string key;               /* class, language, ':' (then a word, while adding) */
+    size_t prefix = 0;             /* bytes of key before the word */
+    std::vector<std::string> words;
 };
 
 } // namespace
@@ -177,7 +219,7 @@ struct search_shard {
     std::string dir;
     Xapian::WritableDatabase wdb;
     bool by_docid = false; /* one of several shards: docid = article id (index.hh) */
-    spell_counts spelling; /* since the last commit with spelling */
+    vocab_deltas vocab; /* since the last commit that wrote them */
     std::mutex mu;
     std::condition_variable wake; /* the thread: work queued, or stop */
     std::condition_variable done; /* callers: room in the queue, or idle */
@@ -210,20 +252,17 @@ size_t search_shard_count(const std::string &meta)
 /* ---- building documents ------------------------------------------------------------- */
 
 /* Index the words of one field's text (as written), in one pass over its words:
- *  - in the all-text field, the stems of every word with wdf `wdf_all` per occurrence, and the
- *    folded words themselves when all_words (titles, questions and tags only: suggestions
- *    complete those, and leaving them out of bodies halves the terms to write); a body's
- *    stop words (!all_words) get no terms at all: see below;
+ *  - in the all-text field, the stems of every word with wdf `wdf_all` per occurrence; a
+ *    body's stop words (!keep_stop) get no terms at all: see below;
  *  - under `prefix`, the stems of its first `field_words` words (the lead is the start of the
  *    body; for titles, questions and tags it is all of them) with wdf 1 per occurrence;
- *  - the folded words into *spelling when given.
+ *  - its words into the document's vocabulary (search_vocab_keeps).
  * Each distinct word is stemmed (through the memo) and added once per field with its count
  * folded into the wdf: a text repeats its words, every add_term is an insertion into the
  * document's term map, and the memo lookup was the largest cost of indexing after Xapian's. */
 static void index_words(Xapian::Document &doc, const std::string &text, const Xapian::Stem &stem,
-                        const std::string &lang, unsigned wdf_all, bool all_words,
-                        const char *prefix, size_t field_words,
-                        spell_counts *spelling)
+                        const std::string &lang, unsigned wdf_all, bool keep_stop,
+                        const char *prefix, size_t field_words, doc_vocab *vocab)
 {
     struct counts {
         unsigned all = 0, field = 0;
@@ -246,17 +285,18 @@ static void index_words(Xapian::Document &doc, const std::string &text, const Xa
     std::string term;
     for (const auto &wc : seen) {
         const search_word_stems &ws = search_stems_memo(stem, lang, wc.first);
-        const std::string &folded = ws.folded;
-        if (all_words)
-            doc.add_term(folded, wdf_all * wc.second.all);
-        if (spelling && folded.size() >= 3 && !(folded[0] >= '0' && folded[0] <= '9'))
-            spelling->add(folded);
+        if (search_vocab_keeps(ws)) {
+            vocab->key.resize(vocab->prefix);
+            vocab->key += ws.cased;
+            if (vocab->deltas->add(vocab->key))
+                vocab->words.push_back(ws.cased);
+        }
         /* Queries drop their stop words (query.cc) and search them only when they have
          * nothing else: in titles, questions and tags ("Qui sommes-nous ?"). In bodies they
          * were a quarter of the terms and the longest posting lists, 12% of a 50,000-article
          * import, for no result: relevance benchmark unchanged (MRR@10 0.826 tuning,
          * 0.786 -> 0.791 held out). */
-        if (ws.stop && !all_words)
+        if (ws.stop && !keep_stop)
             continue;
         for (size_t j = 0; j < ws.k; j++) {
             term = "Z";
@@ -270,33 +310,92 @@ static void index_words(Xapian::Document &doc, const std::string &text, const Xa
     }
 }
 
+/* Value SEARCH_VALUE_WORDS: what a document added to the vocabulary. Its class and language,
+ * then its words sorted, each as the length of the prefix it shares with the one before
+ * (one byte), the length of the rest (one byte) and the rest: "<class><lang>\n" then
+ * (shared, n, n bytes)... Front coding halves it (about 0.7 KB per article here); a value
+ * is stored as it is, where document data would be deflated, 5% of an import's time. */
+static std::string words_value(const std::string &head, std::vector<std::string> &words)
+{
+    std::sort(words.begin(), words.end());
+    std::string v = head;
+    v += '\n';
+    const std::string *prev = nullptr;
+    for (const auto &w : words) {
+        size_t shared = 0;
+        if (prev)
+            while (shared < prev->size() && shared < w.size() && shared < 255 &&
+                   (*prev)[shared] == w[shared])
+                shared++;
+        size_t rest = std::min<size_t>(w.size() - shared, 255);
+        v += (char)(unsigned char)shared;
+        v += (char)(unsigned char)rest;
+        v.append(w, shared, rest);
+        prev = &w;
+    }
+    return v;
+}
+
+/* Take the words of the document that has id term idterm, if any, out of the vocabulary:
+ * it is about to be replaced or deleted (its words_value says which). */
+static void forget_old(search_shard *s, const std::string &idterm)
+{
+    Xapian::PostingIterator p = s->wdb.postlist_begin(idterm);
+    if (p == s->wdb.postlist_end(idterm))
+        return;
+    std::string v = s->wdb.get_document(*p).get_value(SEARCH_VALUE_WORDS);
+    size_t eol = v.find('\n');
+    if (eol == std::string::npos)
+        return;
+    std::string key = v.substr(0, eol) + ":";
+    size_t prefix = key.size();
+    for (size_t pos = eol + 1; pos + 2 <= v.size();) {
+        size_t shared = (unsigned char)v[pos], rest = (unsigned char)v[pos + 1];
+        pos += 2;
+        if (prefix + shared > key.size() || pos + rest > v.size())
+            break; /* not written by words_value */
+        key.resize(prefix + shared);
+        key.append(v, pos, rest);
+        pos += rest;
+        s->vocab.sub(key);
+    }
+}
+
 /* Build d's document and put it in the shard (on the shard's thread). */
 static void put_doc(search_shard *s, doc_copy &d)
 {
     const std::string &lang = d.lang;
     Xapian::Stem stem = search_stemmer(lang);
     Xapian::Document doc;
-    spell_counts &spelling = s->spelling;
-    spelling.next_doc();
+    std::string idterm = "Q" + std::to_string(d.id);
+    forget_old(s, idterm);
+    doc_vocab vocab;
+    vocab.deltas = &s->vocab;
+    vocab.key += SEARCH_CLASS_CHARS[search_doc_class(d.audience.c_str(), d.status.c_str())];
+    vocab.key += lang;
+    std::string head = vocab.key; /* class and language */
+    vocab.key += ':';
+    vocab.prefix = vocab.key.size();
+    s->vocab.next_doc();
     const size_t ALL = SIZE_MAX;
-    index_words(doc, d.title, stem, lang, WDF_TITLE, true, "S", ALL, &spelling);
+    index_words(doc, d.title, stem, lang, WDF_TITLE, true, "S", ALL, &vocab);
     for (const auto &q : d.questions)
-        index_words(doc, q, stem, lang, WDF_QUESTIONS, true, "XQ", ALL, &spelling);
+        index_words(doc, q, stem, lang, WDF_QUESTIONS, true, "XQ", ALL, &vocab);
     for (const auto &t : d.tags) {
-        index_words(doc, t, stem, lang, WDF_TAGS, true, "K", ALL, &spelling);
+        index_words(doc, t, stem, lang, WDF_TAGS, true, "K", ALL, &vocab);
         doc.add_boolean_term("XK" + search_fold(t));
     }
     std::string &body = d.body;
     if (body.size() > 256 * 1024) /* the article limit is 1 MiB of Markdown */
         body.resize(kb_text_utf8_prefix(body.data(), 256 * 1024));
-    index_words(doc, body, stem, lang, WDF_BODY, false, "XD", LEAD_WORDS, &spelling);
+    index_words(doc, body, stem, lang, WDF_BODY, false, "XD", LEAD_WORDS, &vocab);
+    doc.add_value(SEARCH_VALUE_WORDS, words_value(head, vocab.words));
 
     doc.add_boolean_term("XL" + lang);
     doc.add_boolean_term("XA" + d.audience);
     doc.add_boolean_term("XS" + d.status);
     if (!d.category.empty())
         doc.add_boolean_term("XC" + search_fold(d.category));
-    std::string idterm = "Q" + std::to_string(d.id);
     doc.add_boolean_term(idterm);
     doc.add_value(SEARCH_VALUE_CATEGORY, d.category);
     doc.add_value(SEARCH_VALUE_POPULARITY, Xapian::sortable_serialise(d.popularity));
@@ -336,19 +435,17 @@ static enum kb_err apply(search_shard *s, job &j)
         case job::PUT:
             put_doc(s, *j.doc);
             break;
-        case job::DELETE:
-            s->wdb.delete_document("Q" + std::to_string(j.id));
+        case job::DELETE: {
+            std::string idterm = "Q" + std::to_string(j.id);
+            forget_old(s, idterm);
+            s->wdb.delete_document(idterm);
             break;
+        }
         case job::COMMIT:
             if (j.meta)
                 for (const auto &kv : *j.meta)
                     s->wdb.set_metadata(kv.first, kv.second);
-            if (j.spelling) {
-                s->spelling.each([s](const std::string &w, uint32_t docs) {
-                    s->wdb.add_spelling(w, docs);
-                });
-                s->spelling.clear();
-            }
+            s->vocab.write(s->wdb, j.spelling);
             s->in_transaction = false;
             s->wdb.commit_transaction(); /* a flushed transaction: durable on return */
             s->wdb.begin_transaction(true);
@@ -575,13 +672,14 @@ extern "C" enum kb_err search_index_delete(struct search_index *idx, int64_t id)
     }
 }
 
-/* Queue a commit on every shard; with spelling, the spelling data gathered since the last
- * such commit goes with it. */
+/* Queue a commit on every shard; with spelling, the vocabulary's increments gathered since
+ * the last such commit go with it (its decrements always do: vocab_deltas::write). */
 static enum kb_err commit_shards(search_index *idx, bool spelling)
 {
     if (!usable(idx))
         return KB_EINVAL;
     search_writer *w = idx->writer;
+    idx->vocab.reset(); /* read again after the commit, when a search needs it */
     try {
         w->meta["layout"] = SEARCH_LAYOUT;
         for (size_t k = 0; k < w->shards.size(); k++) {
@@ -600,8 +698,10 @@ static enum kb_err commit_shards(search_index *idx, bool spelling)
 }
 
 /* The live import's batches (under the "ahead" mark: a crash rebuilds anyway) keep their
- * spelling data for the final commit: adding each batch's words to the spelling table again
- * was 5% of a 50,000-article rebuild, and a word's frequency is only a sum. */
+ * vocabulary increments for the final commit: adding each batch's words to the spelling
+ * table again was 5% of a 50,000-article rebuild, and a word's frequency is only a sum.
+ * Decrements (documents replaced or deleted) are written at once, so a scope's vocabulary
+ * never offers a word its articles no longer have. */
 extern "C" enum kb_err search_index_flush(struct search_index *idx)
 {
     return commit_shards(idx, false);
@@ -739,6 +839,7 @@ extern "C" enum kb_err search_index_clear(struct search_index *idx, size_t expec
          * cannot happen inside a transaction). The shard count is chosen again. */
         close_shards(idx->writer);
         idx->db = Xapian::Database();
+        idx->vocab.reset();
         idx->langs.clear();
         idx->writer->meta.clear();
         open_shards(idx, Xapian::DB_CREATE_OR_OVERWRITE, shards_for(expected));

@@ -5,16 +5,24 @@
 . "$(dirname "$0")/common.sh"
 secs=${1:-60}
 mkdir -p "$out/search-obj" "$out/corpus-search"
-# Seeds: two parameter bytes, then a query (hostile ones from the integration tests' spirit).
+# Seeds: three parameter bytes (the third: prefix, verbatim, scope, stretch), then a query
+# (hostile ones from the integration tests' spirit, typos, prefixes, words of the internal
+# and the draft article one edit away).
 i=0
 for q in "réviser ma voiture" "garentie" "sav" "prêt immobilier" "main d'oeuvre" \
-         '"(NEAR*- DROP TABLE' "recalls" "Werkstatttermin" "ŒUVRE cœur" "a OR b AND NOT c"; do
-  printf '\x12\x01%s' "$q" > "$out/corpus-search/seed$i"; i=$((i + 1))
+         '"(NEAR*- DROP TABLE' "recalls" "Werkstatttermin" "ŒUVRE cœur" "a OR b AND NOT c" \
+         "garentie vehicule" "rapel constructeur" "garantie constr" "remmise maximal" \
+         "brouillonn secrte" "vehicul electriqe" "a b c d e f g h" "aaaaaaaaaaaaaaaaaaaaaaaaaa"; do
+  for flags in '\x00' '\x01' '\x02' '\x09' '\x0e' '\x10'; do
+    printf "\x12\x01$flags%s" "$q" > "$out/corpus-search/seed$i"; i=$((i + 1))
+  done
 done
+printf '\x12\x01\x11\xff\xfe\xc3 \xe9t\xc3' > "$out/corpus-search/seed$i"
 san="-g -O1 -fsanitize=fuzzer-no-link,address,undefined"
 flags="$san -D_GNU_SOURCE -I. $(pkg-config --cflags xapian-core jansson libutf8proc)"
 objs=()
-for f in search/index.cc search/writer.cc search/query.cc search/snippet.cc search/lang.cc; do
+for f in search/index.cc search/writer.cc search/query.cc search/snippet.cc search/lang.cc \
+         search/vocab.cc; do
   o="$out/search-obj/$(basename "$f").o"
   clang++ -std=c++17 $flags -c "$f" -o "$o"; objs+=("$o")
 done

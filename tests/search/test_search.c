@@ -4,6 +4,7 @@
 #define _XOPEN_SOURCE 700
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include "tests/testfs.h"
 
+#include "search/internal.h"
 #include "search/search.h"
 
 static char dir[128];
@@ -259,16 +261,92 @@ static void categories_and_facets(void **state)
     search_result_free(r);
 }
 
+static struct search_result *run_query(const struct search_query *q)
+{
+    struct search_index *r = NULL;
+    assert_int_equal(search_index_open(dir, false, &r), KB_OK);
+    struct search_result *res = NULL;
+    assert_int_equal(search_run(r, q, &res), KB_OK);
+    search_index_free(r);
+    return res;
+}
+
 static void spelling_correction(void **state)
 {
     (void)state;
+    /* Alone, a misspelt word finds nothing as typed: corrected, and offered as did_you_mean. */
     struct search_result *r = run("garentie", "fr", SEARCH_SCOPE_PUBLIC, NULL);
     assert_non_null(r->did_you_mean);
     assert_string_equal(r->did_you_mean, "garantie");
+    assert_string_equal(r->corrected_query, "garantie");
     assert_true(has(r, "garantie-constructeur"));
     search_result_free(r);
     r = run("garantie", "fr", SEARCH_SCOPE_PUBLIC, NULL);
     assert_null(r->did_you_mean);
+    assert_null(r->corrected_query);
+    search_result_free(r);
+    /* Every word is corrected on its own, accents and case aside, the others kept as typed;
+     * the warranty article comes first although "véhicule" finds others. */
+    r = run("GARENTIE pieces", "fr", SEARCH_SCOPE_PUBLIC, NULL);
+    assert_string_equal(r->corrected_query, "garantie pieces");
+    assert_string_equal(r->hits[0].slug, "garantie-constructeur");
+    search_result_free(r);
+    /* A transposition is one edit; two edits from 8 letters ("révsiion" is 8). */
+    r = run("révsiion", "fr", SEARCH_SCOPE_PUBLIC, NULL);
+    assert_string_equal(r->corrected_query, "révision");
+    assert_string_equal(r->hits[0].slug, "rendez-vous-revision");
+    search_result_free(r);
+    /* Verbatim: searched as typed, nothing found, did_you_mean says what to try. */
+    struct search_query v = {.text = "garentie", .lang = "fr", .verbatim = true};
+    r = run_query(&v);
+    assert_int_equal(r->nhits, 0);
+    assert_null(r->corrected_query);
+    assert_string_equal(r->did_you_mean, "garantie");
+    search_result_free(r);
+    /* Stop words are never corrected, and nothing is corrected into one: "avecc" and
+     * "pourr" stay as typed (and find nothing), words of fewer than 4 letters too, and the
+     * commonest words of the language ("veux" is no typo of "deux"). */
+    const char *never[] = {"avecc", "pourr", "rév", "je veux", "voudrait"};
+    for (size_t i = 0; i < 5; i++) {
+        r = run(never[i], "fr", SEARCH_SCOPE_PUBLIC, NULL);
+        assert_null(r->corrected_query);
+        assert_null(r->did_you_mean);
+        search_result_free(r);
+    }
+    /* An inflection of a word the articles have is no typo ("garanties", "révisions"). */
+    r = run("garanties révisions", "fr", SEARCH_SCOPE_PUBLIC, NULL);
+    assert_null(r->corrected_query);
+    assert_true(has(r, "garantie-constructeur") && has(r, "rendez-vous-revision"));
+    search_result_free(r);
+}
+
+/* Search as you type: the last word, unless followed by a space, also stands for the
+ * words of the scope it begins. */
+static void prefix_last_word(void **state)
+{
+    (void)state;
+    struct search_query q = {.text = "garantie constr", .lang = "fr", .prefix_last = true};
+    struct search_result *r = run_query(&q);
+    assert_true(r->nhits >= 1);
+    assert_string_equal(r->hits[0].slug, "garantie-constructeur");
+    assert_null(r->corrected_query);
+    assert_non_null(strstr(r->hits[0].snippet, "<mark>"));
+    search_result_free(r);
+    q.text = "télécomm";
+    r = run_query(&q);
+    assert_int_equal(r->nhits, 1);
+    assert_string_equal(r->hits[0].slug, "contact-sav");
+    search_result_free(r);
+    /* A space after it: a word like the others (here one no article has). */
+    q.text = "télécomm ";
+    r = run_query(&q);
+    assert_int_equal(r->nhits, 0);
+    search_result_free(r);
+    /* Without the flag, nothing is completed. */
+    q.text = "télécomm";
+    q.prefix_last = false;
+    r = run_query(&q);
+    assert_int_equal(r->nhits, 0);
     search_result_free(r);
 }
 
@@ -362,6 +440,15 @@ static void suggest_and_related(void **state)
     search_result_free(r);
     assert_int_equal(search_suggest(rd, "gara", "fr", SEARCH_SCOPE_PUBLIC, 5, &r), KB_OK);
     assert_true(has(r, "garantie-constructeur"));
+    search_result_free(r);
+    /* Earlier words are corrected; a last word of one letter waits for the next. */
+    assert_int_equal(search_suggest(rd, "garentie c", "fr", SEARCH_SCOPE_PUBLIC, 5, &r),
+                     KB_OK);
+    assert_true(has(r, "garantie-constructeur"));
+    search_result_free(r);
+    assert_int_equal(search_suggest(rd, "garantie constr", "fr", SEARCH_SCOPE_PUBLIC, 5, &r),
+                     KB_OK);
+    assert_string_equal(r->hits[0].slug, "garantie-constructeur");
     search_result_free(r);
     assert_int_equal(search_related(rd, 1, SEARCH_SCOPE_PUBLIC, 5, &r), KB_OK);
     assert_false(has(r, "rendez-vous-revision"));
@@ -564,6 +651,306 @@ static void synonym_phrases_keep_their_words(void **state)
     assert_int_equal(testfs_rm_rf(own), 0);
 }
 
+/* The plain dynamic programme of the optimal string alignment distance (bytes: the words
+ * below are ASCII but the last pairs). */
+static unsigned osa_reference(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+    unsigned d[70][70];
+    for (size_t i = 0; i <= n; i++)
+        d[i][0] = (unsigned)i;
+    for (size_t j = 0; j <= m; j++)
+        d[0][j] = (unsigned)j;
+    for (size_t i = 1; i <= n; i++)
+        for (size_t j = 1; j <= m; j++) {
+            unsigned v = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < v)
+                v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v)
+                v = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[n][m];
+}
+
+/* The corrector's bit-vector distance (search/vocab.cc) is the dynamic programme's, on
+ * random words over small alphabets (many repeated letters and transpositions), of every
+ * length up to 64, and counts code points, not bytes. */
+static void typo_distances(void **state)
+{
+    (void)state;
+    unsigned seed = 12345;
+    for (int t = 0; t < 200000; t++) {
+        char a[65], b[65];
+        seed = seed * 1103515245u + 12345u;
+        size_t n = t < 100000 ? seed % 12 : seed % 65;
+        seed = seed * 1103515245u + 12345u;
+        size_t m = t < 100000 ? seed % 12 : seed % 65;
+        unsigned alpha = 2 + (seed >> 16) % 5;
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            a[i] = (char)('a' + (seed >> 16) % alpha);
+        }
+        for (size_t i = 0; i < m; i++) {
+            seed = seed * 1103515245u + 12345u;
+            b[i] = (char)('a' + (seed >> 16) % alpha);
+        }
+        a[n] = b[m] = 0;
+        unsigned ref = osa_reference(a, b);
+        assert_int_equal(search_edit_distance(a, b, 64), ref);
+        assert_int_equal(search_edit_distance(a, b, 2), ref > 2 ? 3 : ref);
+    }
+    assert_int_equal(search_edit_distance("garentie", "garantie", 2), 1);
+    assert_int_equal(search_edit_distance("revsiion", "revision", 2), 1);
+    assert_int_equal(search_edit_distance("rapel", "rappel", 2), 1);
+    assert_int_equal(search_edit_distance("éte", "été", 2), 1);   /* one code point */
+    assert_int_equal(search_edit_distance("日本語", "日語本", 2), 1);
+}
+
+/* ---- scope ---------------------------------------------------------------------------- */
+
+/* An index of its own for the scope tests: "immobilisation" is only in an internal article,
+ * "zéphyrine" only in a draft; "mirage" is in one public article and five internal ones,
+ * "ménage" in two public ones (so "minage", one edit from both, is "ménage" for the public
+ * and "mirage" for agents); "garantie" in 20 public articles, one of which also has the typo
+ * "garentie". */
+static char sdir[128];
+
+static void put_one(struct search_index *w, int64_t id, const char *slug, const char *title,
+                    const char *category, const char *audience, const char *status,
+                    const char *body)
+{
+    struct search_doc sd = {.id = id, .slug = slug, .title = title, .lang = "fr",
+                            .category = category, .audience = audience, .status = status,
+                            .body = body};
+    assert_int_equal(search_index_put(w, &sd), KB_OK);
+}
+
+static void scope_index(void)
+{
+    snprintf(sdir, sizeof sdir, "/tmp/kb-test-scope-XXXXXX");
+    assert_non_null(mkdtemp(sdir));
+    struct search_index *w = open_writer(sdir);
+    put_one(w, 1, "immobilisation", "Procédure d'immobilisation", "Procédures internes",
+            "internal", "published", "L'immobilisation du véhicule se déclare au siège.");
+    put_one(w, 2, "zephyrine", "Le modèle Zéphyrine", "Lancements", "public", "draft",
+            "La Zéphyrine arrive au printemps.");
+    put_one(w, 3, "mirage-public", "Un mirage sur la route", "Conduite", "public",
+            "published", "Par forte chaleur, un mirage peut surprendre.");
+    for (int i = 0; i < 5; i++) {
+        char slug[32];
+        snprintf(slug, sizeof slug, "mirage-interne-%d", i);
+        put_one(w, 10 + i, slug, "Note interne", "Procédures internes", "internal",
+                "published", "Le mirage est le nom de code du projet.");
+    }
+    put_one(w, 20, "menage-1", "Le ménage de l'habitacle", "Entretien", "public", "published",
+            "Faire le ménage de l'habitacle deux fois par mois.");
+    put_one(w, 21, "menage-2", "Ménage et aspirateur", "Entretien", "public", "published",
+            "Le ménage complet se fait en atelier.");
+    for (int i = 0; i < 20; i++) {
+        char slug[32];
+        snprintf(slug, sizeof slug, "garantie-%d", i);
+        put_one(w, 30 + i, slug, "Garantie", "Garantie", "public", "published",
+                i == 0 ? "La garentie et la garantie couvrent les pièces."
+                       : "La garantie couvre les pièces.");
+    }
+    assert_int_equal(search_index_commit(w), KB_OK);
+    search_index_free(w);
+}
+
+static struct search_result *srun(struct search_index *rd, const char *text,
+                                  enum search_scope scope, bool prefix)
+{
+    struct search_query q = {.text = text, .lang = "fr", .scope = scope, .prefix_last = prefix};
+    struct search_result *r = NULL;
+    assert_int_equal(search_run(rd, &q, &r), KB_OK);
+    return r;
+}
+
+/* Nothing of a result names, counts or leads to an article outside the scope. */
+static void assert_only(const struct search_result *r, const char *const *forbidden, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        for (size_t i = 0; i < r->nhits; i++)
+            assert_null(strstr(r->hits[i].slug, forbidden[k]));
+        if (r->did_you_mean)
+            assert_null(strstr(r->did_you_mean, forbidden[k]));
+        if (r->corrected_query)
+            assert_null(strstr(r->corrected_query, forbidden[k]));
+    }
+    for (size_t i = 0; i < r->nfacets; i++) {
+        assert_string_not_equal(r->facets[i].value, "Procédures internes");
+        assert_string_not_equal(r->facets[i].value, "Lancements");
+    }
+}
+
+static void scope_decides_everything(void **state)
+{
+    (void)state;
+    scope_index();
+    struct search_index *rd = NULL;
+    assert_int_equal(search_index_open(sdir, false, &rd), KB_OK);
+    static const char *const hidden[] = {"immobilis", "zephyr", "zéphyr", "interne"};
+    /* Public: one edit from the internal word, one from the draft's, their prefixes, the
+     * words themselves: no correction, completion, did_you_mean, hit, facet or count. */
+    static const char *const probes[] = {"immobilisasion", "immobilisation", "immobil",
+                                         "zéphyrinne", "zephyrine", "zéphy", "mirage projet"};
+    for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++)
+        for (int prefix = 0; prefix < 2; prefix++) {
+            struct search_result *r = srun(rd, probes[i], SEARCH_SCOPE_PUBLIC, prefix);
+            assert_only(r, hidden, 4);
+            if (i < 6) {
+                assert_int_equal(r->nhits, 0);
+                assert_int_equal(r->total, 0);
+                assert_int_equal(r->nfacets, 0);
+                assert_null(r->corrected_query);
+                assert_null(r->did_you_mean);
+            }
+            search_result_free(r);
+            assert_int_equal(search_suggest(rd, probes[i], "fr", SEARCH_SCOPE_PUBLIC, 5, &r),
+                             KB_OK);
+            assert_only(r, hidden, 4);
+            if (i < 6)
+                assert_int_equal(r->nhits, 0);
+            search_result_free(r);
+        }
+    /* "mirage" is public once: public facets and counts know that article only. */
+    struct search_result *r = srun(rd, "mirage", SEARCH_SCOPE_PUBLIC, false);
+    assert_int_equal(r->total, 1);
+    assert_int_equal(r->nfacets, 1);
+    assert_string_equal(r->facets[0].value, "Conduite");
+    assert_int_equal(r->facets[0].count, 1);
+    search_result_free(r);
+    /* Related articles: none for an article outside the scope, none outside it for one in. */
+    assert_int_equal(search_related(rd, 10, SEARCH_SCOPE_PUBLIC, 5, &r), KB_OK);
+    assert_int_equal(r->nhits, 0);
+    search_result_free(r);
+    assert_int_equal(search_related(rd, 3, SEARCH_SCOPE_PUBLIC, 5, &r), KB_OK);
+    assert_only(r, hidden, 4);
+    search_result_free(r);
+    assert_int_equal(search_related(rd, 3, SEARCH_SCOPE_INTERNAL, 5, &r), KB_OK);
+    assert_true(r->nhits >= 1);
+    assert_non_null(strstr(r->hits[0].slug, "mirage-interne"));
+    search_result_free(r);
+
+    /* A correction weighs words by the caller's articles only: "minage" is "ménage" (two
+     * public articles) for the public, "mirage" (one public, five internal) for agents. */
+    r = srun(rd, "minage", SEARCH_SCOPE_PUBLIC, false);
+    assert_string_equal(r->corrected_query, "ménage");
+    assert_true(has(r, "menage-1") && has(r, "menage-2"));
+    search_result_free(r);
+    r = srun(rd, "minage", SEARCH_SCOPE_INTERNAL, false);
+    assert_string_equal(r->corrected_query, "mirage");
+    search_result_free(r);
+
+    /* Agents get the internal word, but not the draft's; editors get both. */
+    r = srun(rd, "immobilisasion", SEARCH_SCOPE_INTERNAL, false);
+    assert_string_equal(r->corrected_query, "immobilisation");
+    assert_string_equal(r->did_you_mean, "immobilisation");
+    assert_true(has(r, "immobilisation"));
+    search_result_free(r);
+    r = srun(rd, "immobil", SEARCH_SCOPE_INTERNAL, true);
+    assert_true(has(r, "immobilisation"));
+    search_result_free(r);
+    assert_int_equal(search_suggest(rd, "immob", "fr", SEARCH_SCOPE_INTERNAL, 5, &r), KB_OK);
+    assert_true(has(r, "immobilisation"));
+    search_result_free(r);
+    r = srun(rd, "zéphyrinne", SEARCH_SCOPE_INTERNAL, false);
+    assert_null(r->corrected_query);
+    assert_int_equal(r->nhits, 0);
+    search_result_free(r);
+    r = srun(rd, "zephyrinne", SEARCH_SCOPE_ALL, false);
+    assert_string_equal(r->corrected_query, "zéphyrine");
+    assert_true(has(r, "zephyrine"));
+    search_result_free(r);
+    /* The commonest words of the language are no typos ("veux" is one edit from "deux"). */
+    r = srun(rd, "je veux", SEARCH_SCOPE_PUBLIC, false);
+    assert_null(r->corrected_query);
+    assert_null(r->did_you_mean);
+    search_result_free(r);
+    /* Scopes the API does not know are public. */
+    r = srun(rd, "immobilisasion", (enum search_scope)7, false);
+    assert_int_equal(r->nhits, 0);
+    assert_null(r->corrected_query);
+    search_result_free(r);
+
+    /* A typo an article has is a word of the scope, but one 20 times rarer than its
+     * neighbour: both are searched, so the article with the typo still comes first. Not
+     * replaced: no corrected_query; found as typed in one article only: did_you_mean. */
+    r = srun(rd, "garentie", SEARCH_SCOPE_PUBLIC, false);
+    assert_null(r->corrected_query);
+    assert_string_equal(r->did_you_mean, "garantie");
+    assert_int_equal(r->total, 20);
+    assert_string_equal(r->hits[0].slug, "garantie-0");
+    search_result_free(r);
+    search_index_free(rd);
+    assert_int_equal(testfs_rm_rf(sdir), 0);
+}
+
+/* The vocabulary follows every change: an article that leaves the public takes its words
+ * out of the public vocabulary at once (a replaced or deleted document's words are taken
+ * away, not only new ones added), and putting the same article twice counts it once. */
+static void vocabulary_follows_changes(void **state)
+{
+    (void)state;
+    char own[128];
+    snprintf(own, sizeof own, "/tmp/kb-test-vocab-XXXXXX");
+    assert_non_null(mkdtemp(own));
+    struct search_index *w = open_writer(own), *rd = NULL;
+    put_one(w, 1, "orchidee", "Les orchidées du parking", "Site", "public", "published",
+            "Des orchidées bordent le parking.");
+    put_one(w, 2, "autre", "Horaires", "Site", "public", "published", "Ouvert le lundi.");
+    assert_int_equal(search_index_commit(w), KB_OK);
+    assert_int_equal(search_index_open(own, false, &rd), KB_OK);
+    struct search_result *r = srun(rd, "orhcidées", SEARCH_SCOPE_PUBLIC, false);
+    assert_string_equal(r->corrected_query, "orchidées");
+    search_result_free(r);
+
+    /* Now internal. An import's batches (search_index_flush) take words away at once; the
+     * words they add wait for search_index_commit. */
+    put_one(w, 1, "orchidee", "Les orchidées du parking", "Site", "internal", "published",
+            "Des orchidées bordent le parking.");
+    assert_int_equal(search_index_flush(w), KB_OK);
+    assert_int_equal(search_index_count(w), 2); /* waits for the writer's work */
+    assert_int_equal(search_index_reopen(rd), KB_OK);
+    r = srun(rd, "orhcidées", SEARCH_SCOPE_PUBLIC, false);
+    assert_null(r->corrected_query);
+    assert_int_equal(r->nhits, 0);
+    search_result_free(r);
+    assert_int_equal(search_index_commit(w), KB_OK);
+    assert_int_equal(search_index_reopen(rd), KB_OK);
+    r = srun(rd, "orhcidées", SEARCH_SCOPE_INTERNAL, true);
+    assert_string_equal(r->corrected_query, "orchidées");
+    assert_true(has(r, "orchidee"));
+    search_result_free(r);
+
+    /* Put twice, then deleted: gone from every scope. */
+    put_one(w, 1, "orchidee", "Les orchidées", "Site", "public", "published", "Orchidées.");
+    put_one(w, 1, "orchidee", "Les orchidées", "Site", "public", "published", "Orchidées.");
+    assert_int_equal(search_index_commit(w), KB_OK);
+    assert_int_equal(search_index_delete(w, 1), KB_OK);
+    assert_int_equal(search_index_commit(w), KB_OK);
+    /* A writer handle searches too, with its own committed vocabulary. */
+    struct search_query q = {.text = "orhcidées", .lang = "fr", .scope = SEARCH_SCOPE_ALL};
+    assert_int_equal(search_run(w, &q, &r), KB_OK);
+    assert_null(r->corrected_query);
+    search_result_free(r);
+    search_index_free(w);
+    assert_int_equal(search_index_reopen(rd), KB_OK);
+    r = srun(rd, "orhcidées", SEARCH_SCOPE_ALL, false);
+    assert_null(r->corrected_query);
+    assert_int_equal(r->nhits, 0);
+    search_result_free(r);
+    assert_int_equal(search_suggest(rd, "orch", "fr", SEARCH_SCOPE_ALL, 5, &r), KB_OK);
+    assert_int_equal(r->nhits, 0);
+    search_result_free(r);
+    search_index_free(rd);
+    assert_int_equal(testfs_rm_rf(own), 0);
+}
+
 /* The slugs and scores of a query's results, as one string. */
 static char *ranking_of(struct search_index *rd, const char *text, enum search_scope scope)
 {
@@ -579,6 +966,7 @@ static char *ranking_of(struct search_index *rd, const char *text, enum search_s
         fprintf(f, " %s=%.9g", r->hits[i].slug, r->hits[i].score);
     for (size_t i = 0; i < r->nfacets; i++)
         fprintf(f, " [%s %zu]", r->facets[i].value, (size_t)r->facets[i].count);
+    fprintf(f, " (%s)", r->corrected_query ? r->corrected_query : "-");
     fclose(f);
     search_result_free(r);
     return out;
@@ -596,10 +984,12 @@ static void merged_shards_answer_the_same(void **state)
     put_all(w);
     assert_int_equal(search_index_commit(w), KB_OK);
     assert_int_equal(search_index_open(own, false, &rd), KB_OK);
-    const char *queries[] = {"véhicule", "garantie pièces", "révision atelier", "essai"};
+    /* The vocabulary of the shards is summed by the merge (a correction is the same). */
+    const char *queries[] = {"véhicule", "garentie pièces", "révision atelier", "essai"};
     char *before[4];
     for (size_t i = 0; i < 4; i++)
         before[i] = ranking_of(rd, queries[i], SEARCH_SCOPE_INTERNAL);
+    assert_non_null(strstr(before[1], "(garantie pièces)"));
 
     assert_int_equal(search_index_merge(w), KB_OK);
     char shard[200];
@@ -685,6 +1075,10 @@ int main(void)
         cmocka_unit_test(synonym_phrases_keep_their_words),
         cmocka_unit_test(long_messages_find_and_mark),
         cmocka_unit_test(unknown_language_finds_nothing),
+        cmocka_unit_test(prefix_last_word),
+        cmocka_unit_test(typo_distances),
+        cmocka_unit_test(scope_decides_everything),
+        cmocka_unit_test(vocabulary_follows_changes),
     };
     layout_docs = 0;
     int failed = cmocka_run_group_tests_name("one shard", tests, setup, teardown);
