@@ -18,7 +18,10 @@
  *                         last_seq, outcome, consent_at, consent_text, ...),
  *                messages(conversation_id, seq, sender, client_id, text, extra, at)
  *   cases.c      cases(id, ref, year, number, status, subject, lang, contact, consent,
- *                      conversation_id, transcript, articles, ...)
+ *                      conversation_id, transcript, articles, assignee_id, ...),
+ *                cases_search (trigram FTS5 of ref, name, email, phone, subject)
+ *   casework.c   case_notes(case_id, author, text, at), case_history(case_id, at, actor,
+ *                change, from_value, to_value), case_articles(case_id, article_id, ...)
  *   accounts.c   users(id, login, name, role, pwhash, disabled, ...), sessions(id_hash,
  *                user_id, csrf, created_at, seen_at, ended_at), api_tokens(name, role,
  *                token_hash, ...)
@@ -240,6 +243,57 @@ static const char *const migrations[] = {
     " address TEXT NOT NULL DEFAULT '',"
     " detail TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX audit_at ON audit(at);",
+    /* 8: the agents' cases inbox (cases.c, casework.c): who a case is assigned to (a user's
+     * id: the login is the users row's, and a FOREIGN KEY keeps it real), the indexes of the
+     * inbox's filters (each covers status, assignee and language, so that filtering and
+     * counting never read the cases' transcripts), a trigram index of what agents search
+     * (reference, name, email, phone, subject: any part of a word, case aside), kept by
+     * triggers; the notes, the history of every change (each existing case gets its
+     * "created" row) and the articles that answered a case. */
+    "ALTER TABLE cases ADD COLUMN assignee_id INTEGER REFERENCES users(id);"
+    "CREATE INDEX cases_inbox ON cases(status, assignee_id, lang);"
+    "CREATE INDEX cases_assignee ON cases(assignee_id, status, lang);"
+    "CREATE VIRTUAL TABLE cases_search USING fts5(ref, name, email, phone, subject,"
+    " tokenize = 'trigram');"
+    "INSERT INTO cases_search(rowid, ref, name, email, phone, subject)"
+    " SELECT id, ref, coalesce(name, ''), coalesce(email, ''), coalesce(phone, ''), subject"
+    " FROM cases;"
+    "CREATE TRIGGER cases_search_insert AFTER INSERT ON cases BEGIN"
+    " INSERT INTO cases_search(rowid, ref, name, email, phone, subject)"
+    " VALUES (new.id, new.ref, coalesce(new.name, ''), coalesce(new.email, ''),"
+    " coalesce(new.phone, ''), new.subject); END;"
+    "CREATE TRIGGER cases_search_update AFTER UPDATE OF ref, name, email, phone, subject"
+    " ON cases BEGIN"
+    " UPDATE cases_search SET ref = new.ref, name = coalesce(new.name, ''),"
+    " email = coalesce(new.email, ''), phone = coalesce(new.phone, ''), subject = new.subject"
+    " WHERE rowid = new.id; END;"
+    "CREATE TRIGGER cases_search_delete AFTER DELETE ON cases BEGIN"
+    " DELETE FROM cases_search WHERE rowid = old.id; END;"
+    "CREATE TABLE case_notes("
+    " id INTEGER PRIMARY KEY,"
+    " case_id INTEGER NOT NULL REFERENCES cases(id),"
+    " author TEXT NOT NULL,"
+    " text TEXT NOT NULL,"
+    " at INTEGER NOT NULL);"
+    "CREATE INDEX case_notes_case ON case_notes(case_id);"
+    "CREATE TABLE case_history("
+    " id INTEGER PRIMARY KEY,"
+    " case_id INTEGER NOT NULL REFERENCES cases(id),"
+    " at INTEGER NOT NULL,"
+    " actor TEXT NOT NULL,"
+    " change TEXT NOT NULL CHECK (change IN ('created','status','assignee','note','article')),"
+    " from_value TEXT,"
+    " to_value TEXT);"
+    "CREATE INDEX case_history_case ON case_history(case_id);"
+    "INSERT INTO case_history(case_id, at, actor, change, to_value)"
+    " SELECT id, created_at, 'chat', 'created', 'new' FROM cases;"
+    "CREATE TABLE case_articles("
+    " case_id INTEGER NOT NULL REFERENCES cases(id),"
+    " article_id INTEGER NOT NULL REFERENCES articles(id),"
+    " linked_by TEXT NOT NULL,"
+    " linked_at INTEGER NOT NULL,"
+    " PRIMARY KEY (case_id, article_id)) WITHOUT ROWID;"
+    "CREATE INDEX case_articles_article ON case_articles(article_id);",
 };
 
 const char *kb_store_errmsg(struct kb_store *st)
