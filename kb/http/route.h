@@ -181,6 +181,11 @@ enum kb_err kb_http_case_edit(struct kb_req *req, const struct kb_case_edit *e,
 /* The caller as the history and the audit log name it: the login, or "token:NAME". */
 void kb_http_actor(const struct kb_req *req, char *out, size_t n);
 
+/* pages_cases.c: the agents' console for cases (server-rendered, works without JavaScript) */
+void kb_page_cases(struct kb_req *req, struct kb_resp *resp);
+void kb_page_case(struct kb_req *req, struct kb_resp *resp);
+void kb_page_case_post(struct kb_req *req, struct kb_resp *resp);
+
 /* auth_pages.c: signing in and out, pages and API */
 void kb_page_login(struct kb_req *req, struct kb_resp *resp);
 void kb_page_login_post(struct kb_req *req, struct kb_resp *resp);

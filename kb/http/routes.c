@@ -17,7 +17,11 @@ static const struct kb_param p_none[] = {{NULL, 0}};
 static const struct kb_param p_cases[] = {{"status", 16}, {"assignee", 64}, {"lang", 16},
                                           {"q", 200},     {"limit", 8},     {"offset", 8},
                                           {NULL, 0}};
-
+static const struct kb_param p_cases_page[] = {{"status", 16}, {"assignee", 16}, {"language", 16},
+                                               {"q", 200},     {"page", 8},      {"lang", 16},
+                                               {NULL, 0}};
+static const struct kb_param p_case_page[] = {{"lang", 16}, {"done", 16}, {"error", 16},
+                                              {NULL, 0}};
 
 const struct kb_route kb_routes[] = {
     /* the help centre: anyone */
@@ -32,6 +36,10 @@ const struct kb_route kb_routes[] = {
     {"GET", "/login", kb_page_login, p_login, KB_ROUTE_PAGE, 0, KB_ROLE_NONE},
     {"POST", "/login", kb_page_login_post, p_login, KB_ROUTE_PAGE, 0, KB_ROLE_NONE},
     {"POST", "/logout", kb_page_logout, p_none, KB_ROUTE_PAGE, 0, KB_ROLE_NONE},
+    /* the agents' console: cases (pages_cases.c; forms carry the session's CSRF token) */
+    {"GET", "/agent/cases", kb_page_cases, p_cases_page, KB_ROUTE_PAGE, 0, KB_ROLE_AGENT},
+    {"GET", "/agent/cases/", kb_page_case, p_case_page, KB_ROUTE_PAGE, 0, KB_ROLE_AGENT},
+    {"POST", "/agent/cases/", kb_page_case_post, p_lang, KB_ROUTE_PAGE, 0, KB_ROLE_AGENT},
     /* operations */
     {"GET", "/healthz", kb_api_healthz, p_none, KB_ROUTE_OTHER, 1, KB_ROLE_NONE},
     {"GET", "/metrics", kb_api_metrics, p_none, KB_ROUTE_OTHER, 1, KB_ROLE_NONE},
