@@ -303,8 +303,8 @@ static void case_data(struct kb_req *req, json_t *data, json_t *o, const char *l
     json_t *c = json_deep_copy(o);
     json_object_set_new(c, "status_label", json_string(tr2(lang, "status_", status)));
     json_object_set_new(c, "created_shown", json_string(created));
-    json_object_set_new(c, "lang_name",
-                        json_string(kb_theme_lang_name(json_string_value(json_object_get(o, "lang")))));
+    const char *case_lang = json_string_value(json_object_get(o, "lang"));
+    json_object_set_new(c, "lang_name", json_string(kb_theme_lang_name(case_lang)));
     json_t *cons = json_object_get(c, "consent");
     if (json_is_string(json_object_get(cons, "at"))) {
         when(json_string_value(json_object_get(cons, "at")), lang, consent, sizeof consent);
@@ -355,15 +355,16 @@ static void case_data(struct kb_req *req, json_t *data, json_t *o, const char *l
     /* The moves the state machine allows from here, as buttons. */
     json_t *moves = json_array();
     for (const char *const *mv = kb_crm_case_moves(status); *mv; mv++) {
-        bool reopen = strcmp(*mv, "open") == 0 && (!strcmp(status, "solved") || !strcmp(status, "closed"));
+        bool reopen = strcmp(*mv, "open") == 0 &&
+                      (strcmp(status, "solved") == 0 || strcmp(status, "closed") == 0);
         json_array_append_new(moves, json_pack("{s:s, s:s}", "status", *mv, "label",
                                                tr2(lang, "move_", reopen ? "reopen" : *mv)));
     }
     json_object_set_new(data, "moves", moves);
     /* Assigning: to me, or to an active agent of the select. */
     json_object_set_new(data, "me", json_string(req->caller.login));
-    json_object_set_new(data, "can_take", json_boolean(req->caller.user_id &&
-                                                       (!assignee || strcasecmp(assignee, req->caller.login) != 0)));
+    bool mine = assignee && strcasecmp(assignee, req->caller.login) == 0;
+    json_object_set_new(data, "can_take", json_boolean(req->caller.user_id && !mine));
     json_object_set_new(data, "csrf", json_string(req->caller.csrf));
     struct kb_user_row **users = NULL;
     size_t nu = 0;
@@ -376,9 +377,9 @@ static void case_data(struct kb_req *req, json_t *data, json_t *o, const char *l
             char label[256];
             snprintf(label, sizeof label, "%s%s%s%s", users[k]->name,
                      *users[k]->name ? " (" : "", users[k]->login, *users[k]->name ? ")" : "");
+            bool selected = assignee && strcmp(assignee, users[k]->login) == 0;
             json_array_append_new(agents, json_pack("{s:s, s:s, s:b}", "login", users[k]->login,
-                                                    "label", label, "selected",
-                                                    assignee && !strcmp(assignee, users[k]->login)));
+                                                    "label", label, "selected", selected));
         }
     }
     kb_user_rows_free(users, nu);

@@ -244,7 +244,8 @@ static void agents_changes_write_history_and_events(void **state)
     big[sizeof big - 1] = 0;
     assert_int_equal(kb_crm_case_note(st, ref, big, "alice", 1700000400), KB_EINVAL);
     assert_int_equal(kb_crm_case_note(st, ref, "bad \xff utf-8", "alice", 1700000400), KB_EINVAL);
-    assert_int_equal(kb_crm_case_note(st, ref, "Rappelé <b>lundi</b>", "alice", 1700000400), KB_OK);
+    assert_int_equal(kb_crm_case_note(st, ref, "Rappelé <b>lundi</b>", "alice", 1700000400),
+                     KB_OK);
     ev = last_event(st, id, &n);
     ch = json_object_get(json_object_get(ev, "data"), "change");
     assert_string_equal(json_string_value(json_object_get(ch, "field")), "note");
