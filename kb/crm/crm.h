@@ -42,8 +42,9 @@ struct kb_crm_case_new {
     int64_t conversation_id;
     const json_t *transcript, *articles;
 };
-/* In the caller's transaction (st): insert case ref (status "new") and queue its
- * "case.created" event, whose data is exactly kb_crm_case_json of the stored case. */
+/* In the caller's transaction (st): insert case ref (status "new"), its "created" history
+ * row, and queue its "case.created" event, whose data is exactly kb_crm_case_json of the
+ * stored case. */
 enum kb_err kb_crm_case_create(struct kb_store *st, const char *ref, int year, int64_t number,
                                const struct kb_crm_case_new *c, int64_t now) KB_MUST_CHECK;
 /* The case JSON of the contract (the same in `kb case show --json` and in the webhook):
@@ -51,6 +52,49 @@ enum kb_err kb_crm_case_create(struct kb_store *st, const char *ref, int year, i
  *  "consent":{"at","text"},"transcript":[...],"articles":[...],"conversation_id"}.
  * New reference; NULL when out of memory or the stored JSON is corrupt. */
 json_t *kb_crm_case_json(const struct kb_case_row *r);
+/* ---- the agents' work on a case (case.c: the state machine and the events) ----------- */
+
+#define KB_CRM_NOTE_MAX 4000    /* bytes of a note */
+#define KB_CRM_NOTES_MAX 1000   /* notes a case holds (and the case JSON shows) */
+#define KB_CRM_LINKS_MAX 100    /* articles a case links */
+#define KB_CRM_HISTORY_MAX 2000 /* changes the case JSON shows: the last ones */
+
+/* True when status is one of new, open, pending, solved, closed. */
+bool kb_crm_status_valid(const char *status);
+/* The statuses a case in status `from` may move to, in the diagram's order: a static,
+ * NULL-terminated list, empty for an unknown status. */
+const char *const *kb_crm_case_moves(const char *from);
+/* True when the state machine allows from -> to. */
+bool kb_crm_case_move_ok(const char *from, const char *to);
+
+/* The changes agents make. Each runs in the caller's transaction (the writer's), changes case
+ * ref, writes its history row and queues its "case.updated" event; actor (a login, or
+ * "token:NAME" for an integration) is borrowed, like every string. *done is false, and
+ * nothing is written, when the change is none (the status or the assignee it already has, an
+ * article already linked). KB_ENOTFOUND: no such case. On any error the caller rolls back. */
+/* Move to status `to`. KB_EINVAL: not a status; KB_EDENIED: the state machine refuses. */
+enum kb_err kb_crm_case_move(struct kb_store *st, const char *ref, const char *to,
+                             const char *actor, int64_t now, bool *done) KB_MUST_CHECK;
+/* Assign to the user `login` (case aside), or to nobody when NULL. KB_EINVAL: no active
+ * (not disabled) user has that login. */
+enum kb_err kb_crm_case_assign(struct kb_store *st, const char *ref, const char *login,
+                               const char *actor, int64_t now, bool *done) KB_MUST_CHECK;
+/* Add an internal note by author. KB_EINVAL: empty, over KB_CRM_NOTE_MAX bytes or not UTF-8;
+ * KB_ETOOBIG: the case holds KB_CRM_NOTES_MAX notes already. */
+enum kb_err kb_crm_case_note(struct kb_store *st, const char *ref, const char *text,
+                             const char *author, int64_t now) KB_MUST_CHECK;
+/* Link the article that answered the case. KB_EINVAL: no published article (public or
+ * internal) has that slug; KB_ETOOBIG: the case links KB_CRM_LINKS_MAX articles already. */
+enum kb_err kb_crm_case_link(struct kb_store *st, const char *ref, const char *slug,
+                             const char *actor, int64_t now, bool *done) KB_MUST_CHECK;
+
+/* The case as agents see it (GET /api/v1/cases/REF): kb_crm_case_json(r) plus "assignee"
+ * (login or null), "notes" [{"at","author","text"}], "history"
+ * [{"at","actor","change","from","to"}] (the last KB_CRM_HISTORY_MAX, oldest first) and
+ * "linked_articles" [{"slug","title","url"}], read with st. *out: a new reference. */
+enum kb_err kb_crm_case_agent_json(struct kb_store *st, const struct kb_case_row *r,
+                                   json_t **out) KB_MUST_CHECK;
+
 /* A case's status as the customer reads it, in lang (fr, else en). Static string; "unknown"
  * (in every language: rules compare with it) for a status it does not know. */
 const char *kb_crm_status_label(const char *status, const char *lang);

@@ -114,7 +114,9 @@ typedef void (*kb_handler)(struct kb_req *req, struct kb_resp *resp);
  * JSON API; pages' forms check their csrf field). */
 struct kb_route {
     const char *method;  /* "GET" also answers HEAD */
-    const char *path;    /* exact path, or prefix when it ends with '/' */
+    const char *path;    /* exact path, or prefix when it ends with '/'; '*' stands for one
+                          * path segment (req->rest then starts there). The first route whose
+                          * path and method match answers: specific paths come first */
     kb_handler fn;
     const struct kb_param *params;
     enum kb_metric_route metric;
@@ -151,6 +153,38 @@ void kb_api_categories(struct kb_req *req, struct kb_resp *resp);
 void kb_api_healthz(struct kb_req *req, struct kb_resp *resp);
 void kb_api_metrics(struct kb_req *req, struct kb_resp *resp);
 void kb_api_not_found(struct kb_req *req, struct kb_resp *resp);
+
+/* api_cases.c: the agents' cases inbox, JSON (see the file for the contract) */
+void kb_api_cases_list(struct kb_req *req, struct kb_resp *resp);
+void kb_api_case(struct kb_req *req, struct kb_resp *resp);
+void kb_api_article_cases(struct kb_req *req, struct kb_resp *resp);
+
+/* What an agent changes on a case (the API and the console's forms share it); every pointer
+ * borrowed for the call. */
+struct kb_case_edit {
+    const char *ref;
+    const char *status;   /* move to this status; NULL: unchanged */
+    bool assign;          /* change the assignee ... */
+    const char *assignee; /* ... to this login, or to nobody when NULL */
+    const char *note;     /* add this note; NULL: none */
+    const char *slug;     /* link this article; NULL: none */
+};
+/* Apply e as the request's caller through the writer thread: one transaction holds the
+ * changes, their history rows, their CRM events and the audit entry (case.update, case.note
+ * or case.link), all or nothing; the delivery thread is woken after the commit. *changed:
+ * whether anything changed (a move to the current status is none). Errors are those of
+ * kb_crm_case_move, _assign, _note and _link (KB_ENOTFOUND: no such case; KB_EDENIED: the
+ * state machine refuses; KB_EINVAL: unknown assignee or article, or a bad note; KB_ETOOBIG:
+ * too many notes or links), or KB_EBUSY when the writer's queue is full. */
+enum kb_err kb_http_case_edit(struct kb_req *req, const struct kb_case_edit *e,
+                              bool *changed) KB_MUST_CHECK;
+/* The caller as the history and the audit log name it: the login, or "token:NAME". */
+void kb_http_actor(const struct kb_req *req, char *out, size_t n);
+
+/* pages_cases.c: the agents' console for cases (server-rendered, works without JavaScript) */
+void kb_page_cases(struct kb_req *req, struct kb_resp *resp);
+void kb_page_case(struct kb_req *req, struct kb_resp *resp);
+void kb_page_case_post(struct kb_req *req, struct kb_resp *resp);
 
 /* auth_pages.c: signing in and out, pages and API */
 void kb_page_login(struct kb_req *req, struct kb_resp *resp);

@@ -14,6 +14,14 @@ static const struct kb_param p_article[] = {{"lang", 16}, {"s", KB_USAGE_TOKEN_M
                                             {NULL, 0}};
 static const struct kb_param p_login[] = {{"next", 512}, {"lang", 16}, {NULL, 0}};
 static const struct kb_param p_none[] = {{NULL, 0}};
+static const struct kb_param p_cases[] = {{"status", 16}, {"assignee", 64}, {"lang", 16},
+                                          {"q", 200},     {"limit", 8},     {"offset", 8},
+                                          {NULL, 0}};
+static const struct kb_param p_cases_page[] = {{"status", 16}, {"assignee", 16}, {"language", 16},
+                                               {"q", 200},     {"page", 8},      {"lang", 16},
+                                               {NULL, 0}};
+static const struct kb_param p_case_page[] = {{"lang", 16}, {"done", 16}, {"error", 16},
+                                              {NULL, 0}};
 
 const struct kb_route kb_routes[] = {
     /* the help centre: anyone */
@@ -28,6 +36,10 @@ const struct kb_route kb_routes[] = {
     {"GET", "/login", kb_page_login, p_login, KB_ROUTE_PAGE, 0, KB_ROLE_NONE},
     {"POST", "/login", kb_page_login_post, p_login, KB_ROUTE_PAGE, 0, KB_ROLE_NONE},
     {"POST", "/logout", kb_page_logout, p_none, KB_ROUTE_PAGE, 0, KB_ROLE_NONE},
+    /* the agents' console: cases (pages_cases.c; forms carry the session's CSRF token) */
+    {"GET", "/agent/cases", kb_page_cases, p_cases_page, KB_ROUTE_PAGE, 0, KB_ROLE_AGENT},
+    {"GET", "/agent/cases/", kb_page_case, p_case_page, KB_ROUTE_PAGE, 0, KB_ROLE_AGENT},
+    {"POST", "/agent/cases/", kb_page_case_post, p_lang, KB_ROUTE_PAGE, 0, KB_ROLE_AGENT},
     /* operations */
     {"GET", "/healthz", kb_api_healthz, p_none, KB_ROUTE_OTHER, 1, KB_ROLE_NONE},
     {"GET", "/metrics", kb_api_metrics, p_none, KB_ROUTE_OTHER, 1, KB_ROLE_NONE},
@@ -42,8 +54,15 @@ const struct kb_route kb_routes[] = {
     {"GET", "/api/v1/suggest", kb_api_suggest, p_suggest, KB_ROUTE_API_OTHER, 1, KB_ROLE_NONE},
     {"GET", "/api/v1/categories", kb_api_categories, p_lang, KB_ROUTE_API_OTHER, 1,
      KB_ROLE_NONE},
+    {"GET", "/api/v1/articles/*/cases", kb_api_article_cases, p_none, KB_ROUTE_API_OTHER, 1,
+     KB_ROLE_EDITOR},
     {"GET", "/api/v1/articles/", kb_api_article, p_lang, KB_ROUTE_API_OTHER, 1, KB_ROLE_NONE},
     {"POST", "/api/v1/articles/", kb_api_article, p_none, KB_ROUTE_API_OTHER, 1, KB_ROLE_NONE},
+    /* the agents' cases inbox (api_cases.c) */
+    {"GET", "/api/v1/cases", kb_api_cases_list, p_cases, KB_ROUTE_API_OTHER, 1, KB_ROLE_AGENT},
+    {"GET", "/api/v1/cases/", kb_api_case, p_none, KB_ROUTE_API_OTHER, 1, KB_ROLE_AGENT},
+    {"PATCH", "/api/v1/cases/", kb_api_case, p_none, KB_ROUTE_API_OTHER, 1, KB_ROLE_AGENT},
+    {"POST", "/api/v1/cases/", kb_api_case, p_none, KB_ROUTE_API_OTHER, 1, KB_ROLE_AGENT},
 };
 
 const size_t kb_nroutes = sizeof kb_routes / sizeof kb_routes[0];

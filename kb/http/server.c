@@ -468,16 +468,33 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct kb_resp *resp)
     return ret;
 }
 
+/* True when path matches a route's pattern: the exact path; a prefix when the pattern ends
+ * with '/' (and the path goes on after it); '*' stands for one non-empty segment (no '/'). */
+static bool route_match(const char *pat, const char *path)
+{
+    size_t n = strlen(pat);
+    bool prefix = n > 1 && pat[n - 1] == '/';
+    while (*pat) {
+        if (*pat == '*') {
+            if (!*path || *path == '/')
+                return false;
+            while (*path && *path != '/')
+                path++;
+            pat++;
+        } else if (*pat++ != *path++) {
+            return false;
+        }
+    }
+    return prefix ? *path != 0 : *path == 0;
+}
+
 static const struct kb_route *find_route(const char *method, const char *path, int *method_ok)
 {
     *method_ok = 1;
     const struct kb_route *path_match = NULL;
     for (size_t i = 0; i < kb_nroutes; i++) {
         const struct kb_route *r = &kb_routes[i];
-        size_t n = strlen(r->path);
-        int hit = r->path[n - 1] == '/' && n > 1 ? strncmp(path, r->path, n) == 0 && path[n]
-                                                 : strcmp(path, r->path) == 0;
-        if (!hit)
+        if (!route_match(r->path, path))
             continue;
         path_match = r;
         if (strcmp(method, r->method) == 0 ||
@@ -641,7 +658,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
         metric = rt->metric;
         req.params = rt->params;
         size_t n = strlen(rt->path);
-        req.rest = rt->path[n - 1] == '/' ? url + n : "";
+        const char *star = strchr(rt->path, '*');
+        req.rest = star ? url + (star - rt->path) : rt->path[n - 1] == '/' ? url + n : "";
         req.w = worker_get();
         client_addr(&req, req.addr, sizeof req.addr);
         if (!req.w || caller_of(&req) != KB_OK) {

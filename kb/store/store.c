@@ -18,7 +18,11 @@
  *                         last_seq, outcome, consent_at, consent_text, ...),
  *                messages(conversation_id, seq, sender, client_id, text, extra, at)
  *   cases.c      cases(id, ref, year, number, status, subject, lang, contact, consent,
- *                      conversation_id, transcript, articles, ...)
+ *                      conversation_id, transcript, articles, assignee_id, ...),
+ *                case_inbox(id, status, assignee_id, lang, text) kept by triggers, and
+ *                case_inbox_search (trigram FTS5 of its text)
+ *   casework.c   case_notes(case_id, author, text, at), case_history(case_id, at, actor,
+ *                change, from_value, to_value), case_articles(case_id, article_id, ...)
  *   accounts.c   users(id, login, name, role, pwhash, disabled, ...), sessions(id_hash,
  *                user_id, csrf, created_at, seen_at, ended_at), api_tokens(name, role,
  *                token_hash, ...)
@@ -240,6 +244,75 @@ static const char *const migrations[] = {
     " address TEXT NOT NULL DEFAULT '',"
     " detail TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX audit_at ON audit(at);",
+    /* 8: the agents' cases inbox (cases.c, casework.c): who a case is assigned to (a user's
+     * id: the login is the users row's, and a FOREIGN KEY keeps it real); case_inbox, one
+     * narrow row per case (status, assignee, language and the text agents search: reference,
+     * name, email, phone, subject), kept by triggers, with its indexes and a trigram index of
+     * its text (FTS5, external content), so that filtering, searching and counting never read
+     * the cases' transcripts; the notes, the history of every change (each existing case gets
+     * its "created" row) and the articles that answered a case. */
+    "ALTER TABLE cases ADD COLUMN assignee_id INTEGER REFERENCES users(id);"
+    "CREATE TABLE case_inbox("
+    " id INTEGER PRIMARY KEY REFERENCES cases(id),"
+    " status TEXT NOT NULL,"
+    " assignee_id INTEGER,"
+    " lang TEXT NOT NULL,"
+    " text TEXT NOT NULL);"
+    "CREATE INDEX case_inbox_status ON case_inbox(status, assignee_id);"
+    "CREATE INDEX case_inbox_assignee ON case_inbox(assignee_id, status);"
+    "CREATE VIRTUAL TABLE case_inbox_search USING fts5(text, content = 'case_inbox',"
+    " content_rowid = 'id', tokenize = 'trigram');"
+    "CREATE TRIGGER case_inbox_insert AFTER INSERT ON case_inbox BEGIN"
+    " INSERT INTO case_inbox_search(rowid, text) VALUES (new.id, new.text); END;"
+    "CREATE TRIGGER case_inbox_delete AFTER DELETE ON case_inbox BEGIN"
+    " INSERT INTO case_inbox_search(case_inbox_search, rowid, text)"
+    " VALUES ('delete', old.id, old.text); END;"
+    "CREATE TRIGGER case_inbox_text AFTER UPDATE OF text ON case_inbox BEGIN"
+    " INSERT INTO case_inbox_search(case_inbox_search, rowid, text)"
+    " VALUES ('delete', old.id, old.text);"
+    " INSERT INTO case_inbox_search(rowid, text) VALUES (new.id, new.text); END;"
+    "INSERT INTO case_inbox(id, status, assignee_id, lang, text)"
+    " SELECT id, status, NULL, lang, ref || char(10) || coalesce(name, '') || char(10) ||"
+    " coalesce(email, '') || char(10) || coalesce(phone, '') || char(10) || subject FROM cases;"
+    "CREATE TRIGGER cases_inbox_insert AFTER INSERT ON cases BEGIN"
+    " INSERT INTO case_inbox(id, status, assignee_id, lang, text)"
+    " VALUES (new.id, new.status, new.assignee_id, new.lang, new.ref || char(10) ||"
+    " coalesce(new.name, '') || char(10) || coalesce(new.email, '') || char(10) ||"
+    " coalesce(new.phone, '') || char(10) || new.subject); END;"
+    "CREATE TRIGGER cases_inbox_state AFTER UPDATE OF status, assignee_id, lang ON cases BEGIN"
+    " UPDATE case_inbox SET status = new.status, assignee_id = new.assignee_id,"
+    " lang = new.lang WHERE id = new.id; END;"
+    "CREATE TRIGGER cases_inbox_text AFTER UPDATE OF ref, name, email, phone, subject ON cases"
+    " BEGIN UPDATE case_inbox SET text = new.ref || char(10) || coalesce(new.name, '') ||"
+    " char(10) || coalesce(new.email, '') || char(10) || coalesce(new.phone, '') || char(10) ||"
+    " new.subject WHERE id = new.id; END;"
+    "CREATE TRIGGER cases_inbox_delete AFTER DELETE ON cases BEGIN"
+    " DELETE FROM case_inbox WHERE id = old.id; END;"
+    "CREATE TABLE case_notes("
+    " id INTEGER PRIMARY KEY,"
+    " case_id INTEGER NOT NULL REFERENCES cases(id),"
+    " author TEXT NOT NULL,"
+    " text TEXT NOT NULL,"
+    " at INTEGER NOT NULL);"
+    "CREATE INDEX case_notes_case ON case_notes(case_id);"
+    "CREATE TABLE case_history("
+    " id INTEGER PRIMARY KEY,"
+    " case_id INTEGER NOT NULL REFERENCES cases(id),"
+    " at INTEGER NOT NULL,"
+    " actor TEXT NOT NULL,"
+    " change TEXT NOT NULL CHECK (change IN ('created','status','assignee','note','article')),"
+    " from_value TEXT,"
+    " to_value TEXT);"
+    "CREATE INDEX case_history_case ON case_history(case_id);"
+    "INSERT INTO case_history(case_id, at, actor, change, to_value)"
+    " SELECT id, created_at, 'chat', 'created', 'new' FROM cases;"
+    "CREATE TABLE case_articles("
+    " case_id INTEGER NOT NULL REFERENCES cases(id),"
+    " article_id INTEGER NOT NULL REFERENCES articles(id),"
+    " linked_by TEXT NOT NULL,"
+    " linked_at INTEGER NOT NULL,"
+    " PRIMARY KEY (case_id, article_id)) WITHOUT ROWID;"
+    "CREATE INDEX case_articles_article ON case_articles(article_id);",
 };
 
 const char *kb_store_errmsg(struct kb_store *st)

@@ -134,6 +134,8 @@ test('a store of schema 3 (plain text kept in a column) is upgraded: pages show 
   // What kb before schema 4 left: a text column, here stale, no chat tables, user_version 3.
   const sql = "ALTER TABLE articles ADD COLUMN text TEXT NOT NULL DEFAULT '';" +
     "UPDATE articles SET text = 'Texte périmé';" +
+    'DROP TABLE case_articles; DROP TABLE case_history; DROP TABLE case_notes;' +
+    'DROP TABLE case_inbox_search; DROP TABLE case_inbox;' +
     'DROP TABLE crm_endpoints; DROP TABLE outbox_attempts; DROP TABLE outbox; DROP TABLE cases;' +
     'DROP TABLE messages; DROP TABLE conversations; DROP TABLE bot_rules;' +
     'DROP INDEX search_clicks_search; DROP TABLE audit; DROP TABLE api_tokens;' +
@@ -149,7 +151,7 @@ test('a store of schema 3 (plain text kept in a column) is upgraded: pages show 
     assert.match(a.body.html, /<p>/);
     const cols = spawnSync('sqlite3', [f.db, 'PRAGMA user_version; SELECT count(*) FROM ' +
       "pragma_table_info('articles') WHERE name = 'text';"], { encoding: 'utf8' });
-    assert.deepEqual(cols.stdout.trim().split('\n'), ['7', '0'], cols.stderr);
+    assert.deepEqual(cols.stdout.trim().split('\n'), ['8', '0'], cols.stderr);
   } finally {
     await srv.stop();
   }
