@@ -81,6 +81,32 @@ function serverSample() {
   }
 }
 
+// The server's threads: CPU seconds by thread id (kb's threads are unnamed but for MHD's).
+function threadSample() {
+  if (!opt.pid) return null;
+  const out = {};
+  try {
+    for (const tid of fs.readdirSync(`/proc/${opt.pid}/task`)) {
+      try {
+        const st = fs.readFileSync(`/proc/${opt.pid}/task/${tid}/stat`, 'utf8');
+        const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+        out[tid] = { comm: st.slice(st.indexOf('(') + 1, st.lastIndexOf(')')),
+          cpuS: (Number(f[11]) + Number(f[12])) / CLK };
+      } catch { /* the thread ended */ }
+    }
+  } catch {
+    return null;
+  }
+  return out;
+}
+// "tid comm NN%" for the busiest threads between two thread samples over dt seconds.
+function busiest(a, b, dt, n = 4) {
+  if (!a || !b || dt <= 0) return [];
+  return Object.entries(b).map(([tid, v]) => ({ tid, comm: v.comm,
+    pct: ((v.cpuS - (a[tid]?.cpuS || 0)) / dt) * 100 })).sort((x, y) => y.pct - x.pct).slice(0, n);
+}
+const fmtThreads = (l) => l.map((t) => `${t.tid} ${t.pct.toFixed(0)}%`).join(', ');
+
 // The whole machine: busy and stolen CPU time (all cores, seconds), to tell what other
 // processes took from the run (this VM's cores are shared).
 function machineSample() {
@@ -215,7 +241,8 @@ function sample(label) {
   const st = summary(intervalLat);
   intervalLat = [];
   const mach = machineSample();
-  const rec = { t: (now() - t0) / 1000, label, rss: s?.rssKB, cpu: s?.cpuS, threads: s?.threads,
+  const thr = threadSample();
+  const rec = { t: (now() - t0) / 1000, label, rss: s?.rssKB, cpu: s?.cpuS, threads: s?.threads, thr,
     sent, replied, p99: st.p99, genCpu: (g.user + g.system) / 1e6, busy: mach?.busyS,
     steal: mach?.stealS, load: mach?.load };
   samples.push(rec);
@@ -229,7 +256,8 @@ function sample(label) {
     ` | sent ${sent} replied ${replied}` + (st.n ? `, interval p99 ${ms(st.p99)} ms` : '') +
     (prev ? ` | generator ${genPct.toFixed(0)}%` : '') +
     (prev && mach && prev.busy !== undefined ? ` | others ${((((rec.busy - prev.busy) - (rec.cpu - prev.cpu || 0) -
-      (rec.genCpu - prev.genCpu)) / dt) * 100).toFixed(0)}%, steal ${(((rec.steal - prev.steal) / dt) * 100).toFixed(0)}%, load ${mach.load}` : ''));
+      (rec.genCpu - prev.genCpu)) / dt) * 100).toFixed(0)}%, steal ${(((rec.steal - prev.steal) / dt) * 100).toFixed(0)}%, load ${mach.load}` : '') +
+    (prev && thr ? ` | busiest server threads ${fmtThreads(busiest(prev.thr, thr, dt, 3))}` : ''));
   return rec;
 }
 
@@ -351,15 +379,18 @@ if (opt.window) {
     console.log('window: no start in the window file: the import never started during the load');
   } else {
     const end = we || Infinity;
-    const inside = [], outside = [];
-    lat.forEach((l, i) => (latSentAt[i] >= ws0 && latSentAt[i] <= end ? inside : outside).push(l));
+    const before = [], inside = [], after = [];
+    lat.forEach((l, i) => (latSentAt[i] < ws0 ? before : latSentAt[i] <= end ? inside : after).push(l));
     const lostIn = lost.filter((m) => wallOf(m.sentAt) >= ws0 && wallOf(m.sentAt) <= end).length;
-    win = { inside: summary(inside), outside: summary(outside), lostInside: lostIn,
+    const lostAfter = lost.filter((m) => wallOf(m.sentAt) > end).length;
+    win = { before: summary(before), inside: summary(inside), after: summary(after),
+      outside: summary(before.concat(after)), lostInside: lostIn, lostAfter,
       seconds: we ? (we - ws0) / 1000 : null };
     console.log(`import window: ${we ? `${win.seconds.toFixed(1)} s` : 'still running at the end of the load'}` +
       ` (from ${((ws0 - wallOf(loadT0)) / 1000).toFixed(1)} s into the load)`);
+    console.log(`  sent before the import: ${line(win.before)}; lost ${lost.length - lostIn - lostAfter}`);
     console.log(`  sent during the import: ${line(win.inside)}; lost ${lostIn}`);
-    console.log(`  sent outside it:        ${line(win.outside)}`);
+    console.log(`  sent after it:          ${line(win.after)}; lost ${lostAfter}`);
   }
 }
 
@@ -386,6 +417,14 @@ if (sRamp.busy !== undefined && sEnd.busy !== undefined) {
     `server ${machine.server.toFixed(2)} + generator ${machine.generator.toFixed(2)} + other processes ` +
     `${machine.others.toFixed(2)}; stolen by the hypervisor ${machine.steal.toFixed(2)}` +
     (machine.others > 0.2 ? '  ** other processes shared the cores during this run **' : ''));
+}
+
+let threadsLoad = null;
+if (sRamp.thr && sEnd.thr) {
+  threadsLoad = busiest(sRamp.thr, sEnd.thr, sEnd.t - sRamp.t, 12).filter((t) => t.pct >= 0.5);
+  console.log(`server threads during load + drain (% of a core, by thread id): ` +
+    threadsLoad.map((t) => `${t.tid}${t.comm === 'kb' ? '' : ` (${t.comm})`} ${t.pct.toFixed(0)}%`).join(', ') +
+    (threadsLoad.length && threadsLoad[0].pct > 90 ? `  ** thread ${threadsLoad[0].tid} is saturated **` : ''));
 }
 
 let res = null;
@@ -419,7 +458,7 @@ if (opt.json) {
     label: opt.label, conversations: N, started, startFailed, rate: R, seconds: opt.seconds,
     rampS, start: sStart, sent, acked, replied, lost: lost.length, lostNoAck, errors, closes,
     overlapped, latency: all, rules: byKind[0], kb: byKind[1], throughput: replied / (loadS + drainS),
-    window: win, generatorCpuPct: genPct, machine, loopDelay: ld, sendLag: lag, server: res, samples,
+    window: win, generatorCpuPct: genPct, machine, threadsLoad, loopDelay: ld, sendLag: lag, server: res, samples: samples.map(({ thr, ...r }) => r),
   }, null, 1));
 }
 if (lost.length) {

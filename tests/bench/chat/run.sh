@@ -8,7 +8,8 @@
 #   4. with LONG=1: a LONG_SECS (1800) run at LONG_RATE (200) messages/s on a fresh kb, RSS
 #      every minute and the RSS slope of the last 20 minutes.
 # usage: tests/bench/chat/run.sh [CONVERSATIONS (10000)] [RATE (1000)] [SECONDS (60)] [BUILD_DIR]
-# env: LONG=1, LONG_RATE, LONG_SECS; ONLY="kb import reference" (the runs to do; with LONG=1
+# env: LONG=1, LONG_RATE, LONG_SECS; WAIT_QUIET=SECONDS (see wait_quiet); KEEP=DIR (keep the
+#      reports); ONLY="kb import reference" (the runs to do; with LONG=1
 #      and ONLY=long, the long run alone); WORKERS (--chat-workers, 2); RAMP (500/s).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -45,6 +46,22 @@ status=0
 # 5/s): the per-conversation limiter must not answer rate_limited to a load spread evenly.
 conv_rate=$(( (4 * rate + n - 1) / n )); [ "$conv_rate" -lt 5 ] && conv_rate=5
 
+# WAIT_QUIET=SECONDS: before each run, wait (at most that long) until the other processes of
+# this shared VM have used less than 0.3 of a core for 20 s (their share is reported anyway).
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+wait_quiet() {
+  [ -n "${WAIT_QUIET:-}" ] || return 0
+  local t0=$SECONDS a b
+  while :; do
+    a=$(busy_ticks); sleep 20; b=$(busy_ticks)
+    local cores; cores=$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", (b - a) / 100 / 20}')
+    if awk -v c="$cores" 'BEGIN {exit !(c < 0.3)}' || [ $((SECONDS - t0)) -ge "$WAIT_QUIET" ]; then
+      echo "(waited $((SECONDS - t0)) s for a quiet machine: other processes last used $cores cores)"
+      return 0
+    fi
+  done
+}
+
 start_kb() { # start_kb NAME: a fresh database of the shipped content, kb serve on it
   rm -rf "$tmp/$1"; mkdir -p "$tmp/$1"
   "$kb" --db "$tmp/$1/kb.db" import content >/dev/null 2>&1 || { echo "kb import content failed"; exit 1; }
@@ -78,6 +95,7 @@ echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $build ($(git log -1 --
 
 if [[ " $only " == *" kb "* ]]; then
   echo; echo "=== 1. kb serve, shipped content ==="
+  wait_quiet
   start_kb kb
   load kb "$rate" "$secs"
   server_errors "$tmp/kb/serve.err"
@@ -89,6 +107,14 @@ if [[ " $only " == *" import "* ]]; then
   /usr/bin/python3 tests/bench/scale/make-corpus.py ../shared/data/service-public-fr \
     "$tmp/corpus/articles" 5000 10 >/dev/null
   cp -r content/bot "$tmp/corpus/bot" # the same rules: the import keeps them (unchanged)
+  wait_quiet
+  # The same import alone first (no server, a scratch database of the shipped content).
+  mkdir -p "$tmp/alone"
+  "$kb" --db "$tmp/alone/kb.db" import content >/dev/null 2>&1
+  /usr/bin/time -o "$tmp/alone.time" -f '%e %U %S' "$kb" --db "$tmp/alone/kb.db" import "$tmp/corpus" >/dev/null 2>&1
+  read -r ae au as < "$tmp/alone.time"
+  echo "kb import of the 5,000 articles alone (no server): $ae s, CPU user $au s + system $as s"
+  rm -rf "$tmp/alone"
   start_kb import
   : > "$tmp/window"
   load kb+import "$rate" "$secs" --window "$tmp/window" &
@@ -98,12 +124,13 @@ if [[ " $only " == *" import "* ]]; then
   sleep 10
   echo "start $(date +%s%3N)" >> "$tmp/window"
   t0=$(date +%s.%N)
-  "$kb" --db "$tmp/import/kb.db" import "$tmp/corpus" > "$tmp/import.out" 2>&1
+  /usr/bin/time -o "$tmp/import.time" -f '%U %S' "$kb" --db "$tmp/import/kb.db" import "$tmp/corpus" > "$tmp/import.out" 2>&1
   irc=$?
   t1=$(date +%s.%N)
   echo "end $(date +%s%3N)" >> "$tmp/window"
   wait "$loadpid" || status=1
-  python3 -c "print(f'kb import of 5,000 articles beside the chat: {$t1 - $t0:.1f} s (exit $irc)')"
+  read -r iu is < "$tmp/import.time"
+  python3 -c "print(f'kb import of 5,000 articles beside the chat: {$t1 - $t0:.1f} s (exit $irc), CPU user $iu s + system $is s (counted in the generator\'s \"other processes\")')"
   grep -v ': warning: ' "$tmp/import.out" | sed 's/^/  /'
   echo "  ($(grep -c ': warning: ' "$tmp/import.out") warnings: the service-public files' 'source' key)"
   server_errors "$tmp/import/serve.err"
@@ -112,6 +139,7 @@ fi
 
 if [[ " $only " == *" reference "* ]]; then
   echo; echo "=== 3. reference: reference.mjs (ws + rivescript-js, same rules, no storage, no search) ==="
+  wait_quiet
   node "$here/reference.mjs" content/bot/fr 0 > "$tmp/ref.out" 2> "$tmp/ref.err" &
   server=$!
   wait_url "$tmp/ref.out"
@@ -137,6 +165,7 @@ fi
 
 if [ "$long" = 1 ]; then
   echo; echo "=== 4. long run: $n conversations, $long_rate messages/s for $long_secs s ==="
+  wait_quiet
   start_kb long
   load long "$long_rate" "$long_secs" --sample-secs 60 --slope-minutes 20
   server_errors "$tmp/long/serve.err"
