@@ -10,7 +10,7 @@
 # usage: tests/bench/chat/run.sh [CONVERSATIONS (10000)] [RATE (1000)] [SECONDS (60)] [BUILD_DIR]
 # env: LONG=1, LONG_RATE, LONG_SECS; WAIT_QUIET=SECONDS (see wait_quiet); KEEP=DIR (keep the
 #      reports); ONLY="kb import reference" (the runs to do; with LONG=1
-#      and ONLY=long, the long run alone); WORKERS (--chat-workers, 2); RAMP (500/s).
+#      and ONLY=none, the long run alone); WORKERS (--chat-workers, 2); RAMP (500/s).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
