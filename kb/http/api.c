@@ -140,7 +140,7 @@ void kb_api_suggest(struct kb_req *req, struct kb_resp *resp)
     }
     if (q && list) {
         struct search_result *r = NULL;
-        if (search_suggest(idx, q, kb_req_arg(req, "lang"), SEARCH_SCOPE_PUBLIC, 8, &r) ==
+        if (search_suggest(idx, q, kb_req_arg(req, "lang"), req->search_scope, 8, &r) ==
             KB_OK) {
             for (size_t i = 0; i < r->nhits; i++) {
                 struct kb_buf url;

@@ -552,8 +552,9 @@ static enum kb_err caller_of(struct kb_req *req)
                                      kb_req_header(req, "Authorization"), req->addr,
                                      (int64_t)time(NULL), &req->caller);
     req->scope = kb_auth_scope(req->caller.role);
-    req->search_scope = req->caller.role >= KB_ROLE_AGENT ? SEARCH_SCOPE_INTERNAL
-                                                          : SEARCH_SCOPE_PUBLIC;
+    req->search_scope = req->caller.role >= KB_ROLE_EDITOR  ? SEARCH_SCOPE_ALL
+                        : req->caller.role >= KB_ROLE_AGENT ? SEARCH_SCOPE_INTERNAL
+                                                            : SEARCH_SCOPE_PUBLIC;
     return err;
 }
 
