@@ -96,7 +96,7 @@ static json_t *item_json(const struct kb_req *req, const struct kb_desk_item *it
     snprintf(url, sizeof url, "/a/%s", it->slug);
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "slug", it->slug, "title",
                           it->title, "lang", it->lang, "url", url, "audience", it->audience,
-                          "at", iso_time(it->at));
+                          "at", iso_time(it->at / 1000));
     if (o && req->scope == KB_SCOPE_ALL)
         json_object_set_new(o, "status", json_string(it->status));
     return o;
@@ -165,8 +165,10 @@ static void desk_change(struct kb_req *req, struct kb_resp *resp, enum desk_op o
         unavailable(resp, err);
         return;
     }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
     struct desk_job j = {.op = op, .user_id = req->caller.user_id, .article_id = a->id,
-                         .now = (int64_t)time(NULL)};
+                         .now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000};
     err = kb_store_writer_run(req->cfg->writer, desk_write, &j);
     if (err == KB_ETOOBIG) {
         kb_resp_json_error(resp, 422, "too_many", "50 pinned articles at most: unpin one first");

@@ -3,6 +3,8 @@
  *   agent_recent(user_id, article_id, at)  -- PRIMARY KEY (user_id, article_id): viewing an
  *               article again moves it to the top; at most KB_DESK_RECENT_MAX rows a user
  *   agent_pins(user_id, article_id, at)    -- at most KB_DESK_PINS_MAX rows a user
+ *   at: unix milliseconds, and strictly increasing per user (at least the user's latest + 1):
+ *   the lists' order is the order of the agent's actions, even within one millisecond.
  *
  * Both are read joined with articles and filtered by the reader's scope, so that a list
  * never names an article its reader may no longer see. */
@@ -16,19 +18,20 @@
 #include "kb/store/store_int.h"
 
 static const char SQL_VIEWED[] =
-    "INSERT INTO agent_recent(user_id, article_id, at) VALUES (?1, ?2, ?3) "
+    "INSERT INTO agent_recent(user_id, article_id, at) VALUES (?1, ?2, max(?3, "
+    "(SELECT coalesce(max(at), 0) + 1 FROM agent_recent WHERE user_id = ?1))) "
     "ON CONFLICT (user_id, article_id) DO UPDATE SET at = excluded.at";
-/* Keep the newest (ties of one second: the higher article id, as the lists show them). */
+/* Keep the newest. */
 static const char SQL_TRIM[] =
     "DELETE FROM agent_recent WHERE user_id = ?1 AND article_id NOT IN ("
-    "SELECT article_id FROM agent_recent WHERE user_id = ?1 ORDER BY at DESC, article_id DESC "
-    "LIMIT ?2)";
+    "SELECT article_id FROM agent_recent WHERE user_id = ?1 ORDER BY at DESC LIMIT ?2)";
 /* The user's pins, and whether article ?2 is one of them. */
 static const char SQL_PIN_COUNT[] =
     "SELECT count(*), count(*) FILTER (WHERE article_id = ?2) FROM agent_pins "
     "WHERE user_id = ?1";
 static const char SQL_PIN[] =
-    "INSERT OR IGNORE INTO agent_pins(user_id, article_id, at) VALUES (?1, ?2, ?3)";
+    "INSERT OR IGNORE INTO agent_pins(user_id, article_id, at) VALUES (?1, ?2, max(?3, "
+    "(SELECT coalesce(max(at), 0) + 1 FROM agent_pins WHERE user_id = ?1)))";
 static const char SQL_UNPIN[] = "DELETE FROM agent_pins WHERE user_id = ?1 AND article_id = ?2";
 
 #define DESK_COLUMNS "a.id, a.slug, a.title, a.lang, a.audience, a.status, d.at"
@@ -37,10 +40,10 @@ static const char SQL_UNPIN[] = "DELETE FROM agent_pins WHERE user_id = ?1 AND a
     "(?2 = 2 OR (a.status = 'published' AND (a.audience = 'public' OR ?2 = 1)))"
 static const char SQL_RECENT[] =
     "SELECT " DESK_COLUMNS " FROM agent_recent d JOIN articles a ON a.id = d.article_id "
-    "WHERE d.user_id = ?1 AND " DESK_SCOPE " ORDER BY d.at DESC, a.id DESC";
+    "WHERE d.user_id = ?1 AND " DESK_SCOPE " ORDER BY d.at DESC";
 static const char SQL_PINS[] =
     "SELECT " DESK_COLUMNS " FROM agent_pins d JOIN articles a ON a.id = d.article_id "
-    "WHERE d.user_id = ?1 AND " DESK_SCOPE " ORDER BY d.at DESC, a.id DESC";
+    "WHERE d.user_id = ?1 AND " DESK_SCOPE " ORDER BY d.at DESC";
 
 void kb_desk_items_free(struct kb_desk_item *items, size_t n)
 {

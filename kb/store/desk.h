@@ -19,10 +19,11 @@
 struct kb_desk_item {
     int64_t article_id;
     char *slug, *title, *lang, *audience, *status;
-    int64_t at; /* when it was viewed, or pinned (unix seconds) */
+    int64_t at; /* when it was viewed, or pinned (unix milliseconds) */
 };
 void kb_desk_items_free(struct kb_desk_item *items, size_t n); /* no-op on NULL */
 
+/* Times are unix milliseconds (desk.c keeps them increasing per user). */
 /* User user_id viewed article_id at `at`: it becomes their most recent, and their list keeps
  * its KB_DESK_RECENT_MAX newest. */
 enum kb_err kb_store_desk_viewed(struct kb_store *st, int64_t user_id, int64_t article_id,
