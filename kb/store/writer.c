@@ -25,9 +25,9 @@
  * PASSIVE checkpoints when the WAL passed CKPT_FRAMES: they copy and sync while the writer
  * goes on committing. A PASSIVE checkpoint cannot finish while commits keep landing, and
  * SQLite only rewinds the WAL once everything in it was copied; so when the WAL reaches
- * WAL_HIGH_FRAMES the checkpointer's next pass is a RESTART, which holds the write lock while
- * it copies the pages its last pass left and syncs twice: the writer waits that long, once,
- * and its next commit starts the WAL over. That bounds
+ * WAL_HIGH_FRAMES the writer waits while the checkpointer finishes its pass and runs a RESTART
+ * (the pages its last pass left, two syncs): a pause of one or two checkpoints, once per
+ * WAL_HIGH_FRAMES pages written, and the writer's next commit starts the WAL over. That bounds
  * the WAL (about WAL_HIGH_FRAMES pages) at the price of a short pause when writes never stop
  * for long; when they do, the checkpointer's pass catches up and the WAL starts over alone. */
 #include "kb/store/writer.h"
@@ -66,7 +66,9 @@ struct kb_store_writer {
      * cleared by the checkpointer when it starts a pass (under mu). */
     pthread_t ckpt_thread;
     pthread_cond_t ckpt_cv;
-    bool ckpt_wanted, ckpt_rewind;
+    pthread_cond_t ckpt_done_cv; /* a rewind done, or the checkpointer gone */
+    bool ckpt_wanted, ckpt_rewind, ckpt_exited;
+    unsigned long ckpt_rewinds;
     bool ckpt_running; /* its thread was started */
     struct kb_store *ckpt_st;
 };
@@ -87,13 +89,14 @@ static void *checkpoint_main(void *p)
     for (;;) {
         while (!w->ckpt_wanted && !w->stopping)
             pthread_cond_wait(&w->ckpt_cv, &w->mu);
-        if (w->stopping)
-            break;
+        if (!w->ckpt_wanted)
+            break; /* stopping, and nothing asked */
         bool rewind = w->ckpt_rewind;
         w->ckpt_wanted = w->ckpt_rewind = false;
         pthread_mutex_unlock(&w->mu);
-        /* RESTART waits (busy handler) for the writer's current transaction and the readers
-         * of older pages; the writer's next transaction then starts the WAL over. */
+        /* RESTART waits (busy handler) for the readers of older pages and for the write lock,
+         * which the writer, waiting in after_batch, does not take meanwhile: SQLite's locks
+         * are not fair, and a writer committing back to back would starve it. */
         int log = 0, copied = 0;
         int rc = sqlite3_wal_checkpoint_v2(
             w->ckpt_st->db, NULL, rewind ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE,
@@ -101,22 +104,33 @@ static void *checkpoint_main(void *p)
         if (rc != SQLITE_OK && rc != SQLITE_BUSY)
             kb_log(KB_LOG_WARN, "checkpoint: %s", sqlite3_errmsg(w->ckpt_st->db));
         pthread_mutex_lock(&w->mu);
+        if (rewind) {
+            w->ckpt_rewinds++;
+            pthread_cond_broadcast(&w->ckpt_done_cv);
+        }
     }
+    w->ckpt_exited = true;
+    pthread_cond_broadcast(&w->ckpt_done_cv);
     pthread_mutex_unlock(&w->mu);
     return NULL;
 }
 
-/* After a batch, on the writer thread: the WAL passed CKPT_FRAMES, wake the checkpointer; it
- * passed WAL_HIGH_FRAMES, ask it to rewind the WAL. */
+/* After a batch, on the writer thread: past CKPT_FRAMES, wake the checkpointer; past
+ * WAL_HIGH_FRAMES, have it rewind the WAL and wait for that before the next batch. */
 static void after_batch(struct kb_store_writer *w)
 {
     if (w->wal_frames < CKPT_FRAMES)
         return;
     pthread_mutex_lock(&w->mu);
     w->ckpt_wanted = true;
-    if (w->wal_frames >= WAL_HIGH_FRAMES)
-        w->ckpt_rewind = true;
     pthread_cond_signal(&w->ckpt_cv);
+    if (w->wal_frames >= WAL_HIGH_FRAMES && !w->ckpt_exited) {
+        w->ckpt_rewind = true;
+        unsigned long n = w->ckpt_rewinds;
+        while (w->ckpt_rewinds == n && !w->ckpt_exited)
+            pthread_cond_wait(&w->ckpt_done_cv, &w->mu);
+        w->wal_frames = 0;
+    }
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -241,6 +255,7 @@ enum kb_err kb_store_writer_start(const char *db_path, size_t max_queue,
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     pthread_cond_init(&w->ckpt_cv, NULL);
+    pthread_cond_init(&w->ckpt_done_cv, NULL);
     w->ckpt_running = pthread_create(&w->ckpt_thread, NULL, checkpoint_main, w) == 0;
     if (!w->ckpt_running || pthread_create(&w->thread, NULL, writer_main, w) != 0) {
         if (w->ckpt_running) {
@@ -255,6 +270,7 @@ enum kb_err kb_store_writer_start(const char *db_path, size_t max_queue,
         pthread_mutex_destroy(&w->mu);
         pthread_cond_destroy(&w->cv);
         pthread_cond_destroy(&w->ckpt_cv);
+        pthread_cond_destroy(&w->ckpt_done_cv);
         free(w);
         return KB_ENOMEM;
     }
@@ -279,6 +295,7 @@ void kb_store_writer_stop(struct kb_store_writer *w)
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
     pthread_cond_destroy(&w->ckpt_cv);
+    pthread_cond_destroy(&w->ckpt_done_cv);
     free(w);
 }
 
