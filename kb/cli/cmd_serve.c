@@ -279,7 +279,9 @@ out:
 }
 
 /* kb routes [--json]: the HTTP routes and the role each needs (for audits and the security
- * test, which checks every route against every role). */
+ * test, which checks every route against every role); --json adds the query parameters each
+ * declares ({"name","max"}: the byte limit), which the OpenAPI test compares with the
+ * document served at /api/v1/openapi.json. */
 int kb_cli_routes(struct kb_ctx *ctx, int argc, char **argv)
 {
     (void)ctx;
@@ -292,10 +294,17 @@ int kb_cli_routes(struct kb_ctx *ctx, int argc, char **argv)
     for (size_t i = 0; list && i < kb_nroutes; i++) {
         const struct kb_route *r = &kb_routes[i];
         const char *role = *kb_auth_role_name(r->role) ? kb_auth_role_name(r->role) : "anyone";
-        if (json)
-            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:b}", "method", r->method,
-                                                  "path", r->path, "role", role, "api", r->api));
-        else
+        if (json) {
+            /* The query parameters it declares, with their byte limits: the OpenAPI test
+             * holds the document's parameters to them. */
+            json_t *params = json_array();
+            for (size_t k = 0; params && r->params[k].name; k++)
+                json_array_append_new(params, json_pack("{s:s, s:I}", "name", r->params[k].name,
+                                                        "max", (json_int_t)r->params[k].max));
+            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:b, s:o*}", "method",
+                                                  r->method, "path", r->path, "role", role,
+                                                  "api", r->api, "params", params));
+        } else
             printf("%-7s %-28s %s\n", r->method, r->path, role);
     }
     json_t *o = json ? json_pack("{s:o}", "routes", list) : NULL;

@@ -124,6 +124,7 @@ const TABLE = {
   'GET /metrics': { path: '/metrics', expect: ANY(200) },
   'GET /api/v1/healthz': { path: '/api/v1/healthz', expect: ANY(200) },
   'GET /api/v1/metrics': { path: '/api/v1/metrics', expect: ANY(200) },
+  'GET /api/v1/openapi.json': { path: '/api/v1/openapi.json', expect: ANY(200) },
   'POST /api/v1/session': { path: '/api/v1/session', json: (caller) => ({ login: `nobody-${caller}`, password: 'x' }),
     expect: ANY(401) },
   'DELETE /api/v1/session': { path: '/api/v1/session', fresh: true,
