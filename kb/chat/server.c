@@ -22,6 +22,7 @@
  * beyond --chat-conn-max and new conversations beyond the rate are answered rate_limited. What
  * a connection has not read is capped (1 MiB): a client that stops reading is closed. */
 #include "kb/chat/chat_int.h"
+#include "kb/chat/agent.h"
 
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -139,6 +140,14 @@ static void post(struct ev *e)
     ws.in_tail = e;
     /* Under the lock: kb_chat_stop destroys the context only after it stopped accepting. */
     lws_cancel_service(ws.ctx);
+    pthread_mutex_unlock(&ws.mu);
+}
+
+void chat_ws_wake(void)
+{
+    pthread_mutex_lock(&ws.mu);
+    if (ws.accepting) /* kb_chat_stop destroys the context only after it stopped accepting */
+        lws_cancel_service(ws.ctx);
     pthread_mutex_unlock(&ws.mu);
 }
 
@@ -625,6 +634,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 static const struct lws_protocols protocols[] = {
     {"kb-chat", callback, sizeof(struct wconn *), KB_CHAT_FRAME_MAX + 128, 0, NULL, 0},
+    /* the agents' channel (agent.c): chosen by its subprotocol, served at /agent */
+    {CHAT_AGENT_PROTOCOL, chat_agent_callback, CHAT_AGENT_PSS_SIZE, CHAT_AGENT_RX_BUFFER, 0, NULL,
+     0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

@@ -40,6 +40,8 @@ const struct kb_route kb_routes[] = {
     {"GET", "/agent/cases", kb_page_cases, p_cases_page, KB_ROUTE_PAGE, 0, KB_ROLE_AGENT},
     {"GET", "/agent/cases/", kb_page_case, p_case_page, KB_ROUTE_PAGE, 0, KB_ROLE_AGENT},
     {"POST", "/agent/cases/", kb_page_case_post, p_lang, KB_ROUTE_PAGE, 0, KB_ROLE_AGENT},
+    /* the agents' live chats (pages_chats.c; the page talks to the chat's /agent channel) */
+    {"GET", "/agent/chats", kb_page_chats, p_lang, KB_ROUTE_PAGE, 0, KB_ROLE_AGENT},
     /* operations */
     {"GET", "/healthz", kb_api_healthz, p_none, KB_ROUTE_OTHER, 1, KB_ROLE_NONE},
     {"GET", "/metrics", kb_api_metrics, p_none, KB_ROUTE_OTHER, 1, KB_ROLE_NONE},
