@@ -21,10 +21,13 @@
  *         ──every 10 s: chat_engine_agent_check ──chat_agent_refuse──► closed (4401)
  *
  * Other threads never touch a connection: they post to this file's inbox (under its lock)
- * and wake the thread (chat_ws_wake); the thread drains it on LWS_CALLBACK_EVENT_WAIT_CANCELLED,
- * which libwebsockets gives every protocol. Limits: 8 KiB a frame, 20 frames a second per
- * connection (bursts of 60, then rate_limited), 10 ready connections per agent, 200 in all,
- * 8 MiB of unread output. */
+ * and wake the thread (chat_ws_wake: the ev_async of server.c's loop), whose wake-up drains
+ * this inbox too (chat_agent_drain). server.c's one-second tick calls chat_agent_sweep: the
+ * 10 s limit to become ready, the session checks, keepalive as for customers (a ping after
+ * --chat-ping of silence, dropped when silent twice that long: a vanished agent must not look
+ * present, see chat_engine_agent_presence), and closes a peer never reads. Limits: 8 KiB a
+ * frame, 20 frames a second per connection (bursts of 60, then rate_limited), 10 ready
+ * connections per agent, 200 in all, 8 MiB of unread output. */
 #include "kb/chat/agent.h"
 
 #include <ctype.h>
@@ -44,7 +47,8 @@
 
 #define AGENT_CONNS_MAX 200     /* agent connections in all */
 #define AGENT_USER_CONNS_MAX 10 /* ready connections of one agent (tabs) */
-#define AUTH_TIMEOUT_S 10       /* a connection not ready by then is closed */
+#define AUTH_TIMEOUT_MS 10000   /* a connection not ready by then is closed */
+#define CLOSE_GRACE_MS 10000    /* a close the peer does not read is forced after this */
 #define CHECK_EVERY_MS 10000    /* a ready connection's session is checked again */
 #define OUT_MAX (8u << 20)      /* bytes queued for one connection (transcripts are big) */
 #define FRAME_RATE 20.0
@@ -66,6 +70,8 @@ struct aconn {
     char session[KB_AUTH_SECRET_LEN + 1]; /* the cookie's secret (zeroed when freed) */
     char addr[48];
     int64_t checked_ms;
+    int64_t born_ms, heard_ms, closing_ms; /* monotonic: established, last heard, close began */
+    bool ping_due, pinged;                 /* a ping to send; one is out, unanswered */
     struct kb_buf rx;
     bool rx_discard;
     struct aout *out, *out_tail;
@@ -106,9 +112,6 @@ static struct {
     struct aconn *conns;
     size_t nconns;
     uint64_t next_id;
-    struct lws_context *ctx;
-    lws_sorted_usec_list_t tick;
-    bool tick_on;
 } ag = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static int64_t mono_ms(void)
@@ -215,6 +218,7 @@ static void queue(struct aconn *c, const char *text, size_t len)
         return;
     if (c->out_bytes + len > OUT_MAX) {
         c->closing = true;
+        c->closing_ms = mono_ms();
         c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
         snprintf(c->close_reason, sizeof c->close_reason, "too much unread output");
         lws_callback_on_writable(c->wsi);
@@ -252,6 +256,7 @@ static void close_after_output(struct aconn *c, int code, const char *reason)
     if (c->closing)
         return;
     c->closing = true;
+    c->closing_ms = mono_ms();
     c->close_code = code;
     snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
     lws_callback_on_writable(c->wsi);
@@ -305,7 +310,6 @@ static void handle(struct aev *e)
         c->ready = true;
         c->user_id = e->user;
         c->checked_ms = mono_ms();
-        lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
         chat_engine_agent_presence(c->user_id, 1);
         if (e->text)
             queue(c, e->text, strlen(e->text));
@@ -320,7 +324,7 @@ static void handle(struct aev *e)
     }
 }
 
-static void drain(void)
+void chat_agent_drain(void)
 {
     pthread_mutex_lock(&ag.mu);
     struct aev *e = ag.head;
@@ -335,18 +339,37 @@ static void drain(void)
     }
 }
 
-static void on_tick(lws_sorted_usec_list_t *sul)
+void chat_agent_sweep(int64_t now, int64_t ping_ms)
 {
-    (void)sul;
-    int64_t now = mono_ms();
-    for (struct aconn *c = ag.conns; c; c = c->next)
-        if (c->ready && !c->closing && now - c->checked_ms >= CHECK_EVERY_MS) {
-            c->checked_ms = now;
-            chat_engine_agent_check(c->id, c->session, c->addr);
+    struct lws *doomed[AGENT_CONNS_MAX + 16];
+    size_t n = 0;
+    for (struct aconn *c = ag.conns; c; c = c->next) {
+        bool drop = false;
+        if (c->closing) {
+            drop = now - c->closing_ms > CLOSE_GRACE_MS;
+        } else if (!c->ready) {
+            if (now - c->born_ms > AUTH_TIMEOUT_MS) {
+                send_error(c, "unauthenticated", "the session could not be checked in time");
+                close_after_output(c, CLOSE_UNAUTHENTICATED, "unauthenticated");
+            }
+        } else if (now - c->heard_ms > 2 * ping_ms) {
+            drop = true;
+        } else {
+            if (now - c->heard_ms > ping_ms && !c->pinged) {
+                c->pinged = c->ping_due = true;
+                lws_callback_on_writable(c->wsi);
+            }
+            if (now - c->checked_ms >= CHECK_EVERY_MS) {
+                c->checked_ms = now;
+                chat_engine_agent_check(c->id, c->session, c->addr);
+            }
         }
-    ag.tick_on = ag.nconns > 0;
-    if (ag.tick_on)
-        lws_sul_schedule(ag.ctx, 0, &ag.tick, on_tick, LWS_US_PER_SEC);
+        if (drop && n < sizeof doomed / sizeof doomed[0])
+            doomed[n++] = c->wsi;
+    }
+    /* After the walk: a synchronous close frees the connection (LWS_CALLBACK_CLOSED). */
+    for (size_t i = 0; i < n; i++)
+        lws_set_timeout(doomed[i], PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_SYNC);
 }
 
 /* ---- the handshake ----------------------------------------------------------------------- */
@@ -426,6 +449,7 @@ static int on_established(struct lws *wsi, struct pss *pss)
     }
     c->id = ++ag.next_id;
     c->wsi = wsi;
+    c->born_ms = c->heard_ms = mono_ms();
     memcpy(c->session, pss->session, sizeof c->session);
     sodium_memzero(pss->session, sizeof pss->session);
     lws_get_peer_simple(wsi, c->addr, sizeof c->addr);
@@ -434,12 +458,6 @@ static int on_established(struct lws *wsi, struct pss *pss)
     ag.conns = c;
     ag.nconns++;
     pss->c = c;
-    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, AUTH_TIMEOUT_S);
-    if (!ag.tick_on) {
-        ag.ctx = lws_get_context(wsi);
-        ag.tick_on = true;
-        lws_sul_schedule(ag.ctx, 0, &ag.tick, on_tick, LWS_US_PER_SEC);
-    }
     chat_engine_agent_hello(c->id, c->session, c->addr);
     return 0;
 }
@@ -472,6 +490,8 @@ static int on_receive(struct aconn *c, const char *in, size_t len)
     if (c->closing)
         return 0;
     struct lws *wsi = c->wsi;
+    c->heard_ms = mono_ms();
+    c->pinged = false;
     if (lws_is_first_fragment(wsi)) {
         kb_buf_clear(&c->rx);
         c->rx_discard = false;
@@ -499,6 +519,17 @@ static int on_receive(struct aconn *c, const char *in, size_t len)
 
 static int on_writable(struct aconn *c)
 {
+    if (c->ping_due && !c->closing) {
+        /* A payload: libwebsockets 4.1 never reports an empty pong (RECEIVE_PONG). */
+        unsigned char ping[LWS_PRE + 2];
+        memcpy(ping + LWS_PRE, "kb", 2);
+        c->ping_due = false;
+        if (lws_write(c->wsi, ping + LWS_PRE, 2, LWS_WRITE_PING) < 0)
+            return -1;
+        if (c->out)
+            lws_callback_on_writable(c->wsi);
+        return 0;
+    }
     struct aout *f = c->out;
     if (f) {
         int n = lws_write(c->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT);
@@ -547,11 +578,13 @@ int chat_agent_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
         }
         while (ag.conns) /* closed with the context; their wsi are gone */
             conn_free(ag.conns);
-        ag.tick_on = false;
         return 0;
     }
-    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        drain();
+    case LWS_CALLBACK_RECEIVE_PONG:
+        if (pss && pss->c) {
+            pss->c->heard_ms = mono_ms();
+            pss->c->pinged = false;
+        }
         return 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         return pss ? on_filter(wsi, pss) : -1;

@@ -140,10 +140,17 @@ void chat_agent_broadcast(char *frame);
 void chat_agent_ready(uint64_t conn, int64_t user_id, char *hello);
 /* conn's session ended (or never was): an unauthenticated error, then a close (4401). */
 void chat_agent_refuse(uint64_t conn);
+/* Websocket thread only: handle what the inbox holds (server.c's wake-up calls it). */
+void chat_agent_drain(void);
+/* Websocket thread only, once a second (server.c's tick; now monotonic ms): the limit to
+ * become ready, session checks, keepalive (ping after ping_ms of silence, dropped after twice
+ * that), forced closes. */
+void chat_agent_sweep(int64_t now, int64_t ping_ms);
 
 /* ---- server.c: the websocket thread's inbox (any thread) ----------------------------- */
 
-/* Wake the websocket thread (agent.c's inbox has work); no-op once the chat is stopping. */
+/* Wake the websocket thread (agent.c's inbox has work: the loop's ev_async); no-op once the
+ * chat is stopping. */
 void chat_ws_wake(void);
 
 /* Send frame (ownership taken) to one connection; dropped when it is gone. */

@@ -4,7 +4,7 @@
  *
  *   GET /agent/chats?lang=fr|en        (role agent)                       chats.mustache
  *
- * The page is a shell: web/static/chats.js opens the agents' channel on the chat's port
+ * The page is a shell: web/static/agent/chats.js (an ES module) opens the agents' channel on the chat's port
  * (ws://HOST:CHAT_PORT/agent, subprotocol kb-agent, documented in kb/chat/frames.c) with the
  * session's cookie, and draws what it says; article cards come from GET /api/v1/search with
  * the agent's session (internal articles are listed and marked: only the server decides what
@@ -52,6 +52,7 @@ void kb_page_chats(struct kb_req *req, struct kb_resp *resp)
     if (data) {
         json_object_set_new(data, "noindex", json_true());
         json_object_set_new(data, "agent_page", json_true());
+        json_object_set_new(data, "editor", json_boolean(req->caller.role >= KB_ROLE_EDITOR));
         char url[400];
         agent_url(resp, url, sizeof url);
         json_object_set_new(data, "agent_url", json_string(url));
