@@ -8,23 +8,28 @@
 // end, a case opened by the agent whose transcript says who said what (`kb case show --json`,
 // the case page), a wait that expires (--chat-wait 2s: the bot offers a case), the channel's
 // refusals (anonymous, forged cookie, wrong Origin, a signed-out or disabled agent) and
-// limits, and a restart of kb while a conversation waits and another is held.
+// limits, a customer's connection that sends agents' frames, markup in names and messages
+// carried as text, and a restart of kb while a conversation waits and another is held. Cases
+// reach a real CRM receiver (chatlib.mjs: standardwebhooks verifies every request), whose
+// case.created event carries the agents' messages with their names.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { KB, CONTENT, kb, startServer, getText, tempDir } from './lib.mjs';
-import { Client, connect } from './chatlib.mjs';
+import { Client, SECRET, connect, startReceiver } from './chatlib.mjs';
 
 const PW = 'correct horse battery staple';
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 const WAIT_FR = "je veux parler à quelqu'un";
 let main, expiring, closed; // the servers: open hours; open hours and --chat-wait 2s; closed
-let db;
+let db, crm, crmExpiring; // a CRM receiver for each server: case references restart in each database
+const MAIN_ARGS = () => ['--chat-hours', 'daily 00:00-24:00', '--crm-url', crm.url, '--crm-secret', SECRET];
 
 function addUsers(dbPath) {
   for (const [login, role, name] of [['marie', 'agent', 'Marie Dupont'], ['paul', 'agent', 'Paul'],
-    ['eve', 'editor', 'Ève'], ['zoe', 'agent', '<img src=x onerror=alert(1)>']]) {
+    ['eve', 'editor', 'Ève'], ['zoe', 'agent', '<img src=x onerror=alert(1)>'],
+    ['yves', 'agent', '<img src=x onerror=alert(1)>']]) {
     const r = spawnSync(KB, ['--db', dbPath, 'user', 'add', login, '--role', role, '--name', name],
       { input: PW + '\n', encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
@@ -100,11 +105,14 @@ const caseShow = (dbPath, ref) => {
 };
 
 before(async () => {
+  crm = await startReceiver();
+  crmExpiring = await startReceiver();
   // Closed: the hours name a day three days from now only (in UTC, the server's TZ here).
   const other = DAYS[(new Date().getUTCDay() + 3) % 7];
   [main, expiring, closed] = await Promise.all([
-    serve(['--chat-hours', 'daily 00:00-24:00']),
-    serve(['--chat-hours', 'mon-sun 00:00-24:00', '--chat-wait', '2s']),
+    serve(MAIN_ARGS()),
+    serve(['--chat-hours', 'mon-sun 00:00-24:00', '--chat-wait', '2s', '--crm-url', crmExpiring.url,
+      '--crm-secret', SECRET]),
     serve(['--chat-hours', `${other} 09:00-10:00`], { TZ: 'UTC' }),
   ]);
   db = main.db;
@@ -114,7 +122,17 @@ after(async () => {
   await main?.stop();
   await expiring?.stop();
   await closed?.stop();
+  await crm?.close();
+  await crmExpiring?.close();
 });
+
+/** The case.created event of case ref, as the CRM received it (its signature verified). */
+async function delivered(ref, receiver = crm) {
+  await receiver.waitFor((r) => r.events.some((e) => e.type === 'case.created' && e.data.ref === ref));
+  const ev = receiver.events.find((e) => e.type === 'case.created' && e.data.ref === ref);
+  assert.equal(receiver.requests.find((q) => q.id === ev._id).verified, true);
+  return ev;
+}
 
 test('outside the opening hours, asking for a person is the case flow, as before (fr, en)', async () => {
   const fr = await connect(closed.chatUrl);
@@ -321,6 +339,11 @@ test('the agent ends it, or opens a case whose transcript says who said what', a
   // The customer gave the bot no consent: no contact details in the case.
   assert.deepEqual(shown.contact, { name: null, email: null, phone: null });
   assert.notEqual(shown.conversation_id, d.token, 'never the resume token');
+  // The CRM's case.created carries the same transcript: who said what.
+  const ev = await delivered(kase.ref);
+  assert.deepEqual(ev.data, shown);
+  assert.deepEqual(ev.data.transcript.filter((m) => m.from === 'agent').map((m) => [m.text, m.name, m.login]),
+    [["Je transmets à l'atelier.", 'Marie Dupont', 'marie']]);
   // The text form and the case page name the agent.
   const text = spawnSync(KB, ['--db', db, 'case', 'show', kase.ref], { encoding: 'utf8' }).stdout;
   assert.match(text, /agent +Marie Dupont \(marie\): Je transmets à l'atelier\./);
@@ -349,9 +372,18 @@ test('nobody takes it within --chat-wait: the bot offers a case instead', async 
   await queue(zoe, (l) => l.length === 0);
   zoe.send({ type: 'take', conversation: 'conv_gone' });
   assert.equal((await zoe.type('error')).code, 'unknown_conversation');
-  // "Oui": the case flow.
+  // "Oui": the case flow, to the case; the CRM's event says nobody answered.
   const yes = await c.say('x3', 'Oui');
   assert.match(yes.reply.text, /Êtes-vous d'accord \?/);
+  await c.say('x4', 'Oui');
+  await c.say('x5', 'Jean Dupont');
+  await c.say('x6', 'jean.dupont@example.fr');
+  const { kase } = await c.say('x7', 'mon siège chauffant ne marche plus', { withCase: true });
+  const ev = await delivered(kase.ref, crmExpiring);
+  assert.deepEqual(ev.data.contact, { name: 'Jean Dupont', email: 'jean.dupont@example.fr', phone: null });
+  assert.deepEqual(ev.data.transcript.filter((m) => m.from === 'system').map((m) => m.text).slice(0, 2),
+    ["En attente d'un conseiller…", "Aucun conseiller n'a pu vous répondre."]);
+  assert.equal(ev.data.transcript.filter((m) => m.from === 'agent').length, 0);
   // The history says so after a reload.
   const tab = await connect(expiring.chatUrl);
   await tab.start({ lang: 'fr', resume: c.token });
@@ -426,7 +458,7 @@ test('a restart of kb while one conversation waits and another is held comes bac
   // The session and the conversations are in the database: kb stops and starts again.
   const session = await login(main, 'marie');
   await main.stop({ keep: true });
-  main = await startServer({ dir: main.dir, importFirst: false, args: ['--chat-hours', 'daily 00:00-24:00'] });
+  main = await startServer({ dir: main.dir, importFirst: false, args: MAIN_ARGS() });
   const again = await agent(main, session);
   const q = await queue(again);
   assert.ok(inQueue(q.conversations, wid), 'the waiting one still waits');
@@ -457,4 +489,91 @@ test('a restart of kb while one conversation waits and another is held comes bac
   await again.next((f) => f.type === 'conversation' && f.conversation === wid);
   assert.equal((await d.type('handoff')).state, 'joined');
   for (const x of [c, d, again]) x.close();
+});
+
+test('after the agent leaves, the case the bot opens carries the agent\'s messages (kb case show, the CRM)', async () => {
+  const marie = await agent(main, await login(main, 'marie'));
+  const c = await waiting(main, { prefix: 'l' });
+  const id = await idOf(marie, c);
+  marie.send({ type: 'take', conversation: id });
+  await marie.type('conversation');
+  await c.type('handoff');
+  c.send({ type: 'message', id: 'l3', text: 'ma facture est fausse' });
+  const ack = await c.next((f) => f.type === 'ack' && f.id === 'l3');
+  await marie.next((f) => f.type === 'message' && f.from === 'customer' && f.seq === ack.seq);
+  marie.send({ type: 'message', conversation: id, id: 'm1', text: 'Laissez une demande, la comptabilité vous rappelle.',
+    articles: ['garantie-constructeur'] });
+  const said = await c.type('agent');
+  assert.equal(said.seq, ack.seq + 1);
+  marie.send({ type: 'leave', conversation: id });
+  await marie.type('released');
+  assert.equal((await c.type('handoff')).state, 'left');
+  // The bot again: the customer leaves a request, to the case.
+  const ask = await c.say('l4', WAIT_FR);
+  assert.deepEqual(ask.reply.quick_replies, ['Attendre un conseiller', 'Laisser une demande']);
+  assert.match((await c.say('l5', 'Laisser une demande')).reply.text, /Êtes-vous d'accord \?/);
+  await c.say('l6', 'Oui');
+  await c.say('l7', 'Jean Dupont');
+  await c.say('l8', 'jean.dupont@example.fr');
+  const { kase } = await c.say('l9', 'facture de révision fausse', { withCase: true });
+  const shown = caseShow(db, kase.ref);
+  const ev = await delivered(kase.ref);
+  assert.deepEqual(ev.data, shown, 'the CRM gets what kb case show says');
+  const agentLines = ev.data.transcript.filter((m) => m.from === 'agent');
+  assert.deepEqual(agentLines.map((m) => [m.seq, m.text, m.name, m.login]),
+    [[said.seq, 'Laissez une demande, la comptabilité vous rappelle.', 'Marie Dupont', 'marie']]);
+  const handoffs = ev.data.transcript.filter((m) => m.from === 'system').map((m) => m.text);
+  assert.ok(handoffs.includes('Marie Dupont a rejoint la conversation.'), JSON.stringify(handoffs));
+  assert.ok(handoffs.includes('Marie Dupont a quitté la conversation.'), JSON.stringify(handoffs));
+  assert.ok(ev.data.transcript.some((m) => m.from === 'customer' && m.text === 'ma facture est fausse'));
+  // The card the agent sent is among the case's articles.
+  assert.ok(ev.data.articles.some((a) => a.slug === 'garantie-constructeur'), JSON.stringify(ev.data.articles));
+  // Seqs increase one by one over the whole conversation, whoever spoke.
+  const seqs = ev.data.transcript.map((m) => m.seq);
+  assert.deepEqual(seqs, seqs.map((_, i) => seqs[0] + i));
+  c.close();
+  marie.close();
+});
+
+test('a customer\'s connection cannot act as an agent; markup in messages and names travels as text', async () => {
+  const marie = await agent(main, await login(main, 'marie'));
+  const c = await waiting(main, { prefix: 'y' });
+  const id = await idOf(marie, c);
+  // Agents' frames on the customer's websocket: bad_frame, and the conversation still waits.
+  for (const f of [{ type: 'take', conversation: id }, { type: 'leave', conversation: id },
+    { type: 'agent', seq: 99, text: 'je suis conseiller', name: 'Faux', articles: [] },
+    { type: 'handoff', state: 'joined', name: 'Faux' },
+    { type: 'case', conversation: id, subject: 'x' }]) {
+    c.send(f);
+    const e = await c.type('error');
+    assert.equal(e.code, 'bad_frame', JSON.stringify(f));
+  }
+  const q = await (async () => { marie.frames.length = 0; c.send({ type: 'message', id: 'y3', text: 'toujours là' });
+    return queue(marie, (l) => l.some((x) => x.conversation === id && x.messages.some((m) => m.text === 'toujours là'))); })();
+  assert.ok(inQueue(q.conversations, id), 'still waiting');
+  // The customer's websocket path does not lead to the agents' channel, even with the subprotocol.
+  const sneaky = new Client(main.chatUrl, 'kb-agent', { headers: { origin: main.base } });
+  await sneaky.waitClosed();
+  assert.equal(sneaky.refused, 404);
+  // Markup: an agent's name and the messages are carried verbatim in JSON, escaped in pages.
+  const XSS = '<script>alert(1)</script><img src=x onerror=alert(2)>';
+  const zoe = await agent(main, await login(main, 'yves'));
+  zoe.send({ type: 'take', conversation: id });
+  await zoe.type('conversation');
+  const joined = await c.type('handoff');
+  assert.equal(joined.name, '<img src=x onerror=alert(1)>');
+  c.send({ type: 'message', id: 'y4', text: XSS });
+  assert.equal((await zoe.next((f) => f.type === 'message' && f.from === 'customer' && f.id === undefined && f.text === XSS)).text, XSS);
+  zoe.send({ type: 'message', conversation: id, id: 'z1', text: XSS });
+  assert.equal((await c.type('agent')).text, XSS);
+  zoe.send({ type: 'case', conversation: id, subject: XSS });
+  const kase = await zoe.type('case');
+  const page = await getText(main.base, `/agent/cases/${kase.ref}?lang=fr`, { headers: { cookie: (await login(main, 'marie')).cookie } });
+  assert.equal(page.status, 200);
+  assert.ok(!page.text.includes('<img src=x'), 'no markup from a name or a message reaches the page');
+  assert.ok(!page.text.includes('<script>alert'), 'no script from a message reaches the page');
+  assert.ok(page.text.includes('&lt;img src=x onerror=alert(1)&gt;'), 'the name is there, escaped');
+  zoe.send({ type: 'end', conversation: id });
+  await zoe.type('released');
+  for (const x of [c, zoe, marie]) x.close();
 });
