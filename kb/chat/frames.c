@@ -85,9 +85,10 @@
  * Server to agent
  *   {"type":"hello","agent":{"login","name"},"wait":180}       the channel is open
  *   {"type":"queue","conversations":[{"conversation","lang","page","waiting_since","waited",
- *    "messages":[{"seq","text","at"}]}]}
+ *    "messages":[{"seq","text","at"}]}],"total":N}
  *       every conversation waiting for a person, oldest first, with its last customer
- *       messages (up to 3) and how long it has waited (seconds, when sent); sent at hello
+ *       messages (up to 3) and how long it has waited (seconds, when sent; at most 200
+ *       listed, total counts them all); sent at hello
  *       and again whole at every change (one arrives, is taken, gives up, ends, or its
  *       customer writes).
  *   {"type":"conversation","conversation","lang","page","state":"agent",
@@ -111,7 +112,8 @@
  *
  * Limits: 8 KiB a frame; 20 frames a second per connection (bursts of 60); 10 connections
  * per agent and 200 in all; a connection not authenticated within 10 s is closed; 8 MiB of
- * unread output closes it. */
+ * unread output closes it; keepalive as for customers (a ping after --chat-ping of silence,
+ * dropped when silent twice that long). */
 #include "kb/chat/frames.h"
 
 #include <stdlib.h>

@@ -96,8 +96,9 @@ static void usage(void)
          "                    separated by ',', DAYS mon..sun, a span mon-fri or daily, RANGE\n"
          "                    HH:MM-HH:MM (up to 24:00); default none: the bot offers a case\n"
          "  --chat-wait T     how long a customer waits before the bot offers a case instead\n"
-         "                    (env KB_CHAT_WAIT; seconds, or 3m; default 3m); an agent without\n"
-         "                    an open channel that long loses the conversations he holds\n"
+         "                    (env KB_CHAT_WAIT; 1s to 24h, e.g. 90s or 3m; default 3m); an\n"
+         "                    agent without an open channel that long loses the conversations\n"
+         "                    he holds\n"
          "cases (delivered to the company's CRM as Standard Webhooks):\n"
          "  --crm-url URL          the CRM's webhook (env KB_CRM_URL); without it cases wait\n"
          "  --crm-secret whsec_... the signing secret (env KB_CRM_SECRET)\n"
@@ -223,7 +224,7 @@ int kb_cli_serve(struct kb_ctx *ctx, int argc, char **argv)
             break;
         case O_CHAT_WAIT:
             v = parse_duration(s);
-            bad = v < 0;
+            bad = v < 1 || v > 86400;
             chat.wait_secs = (int)v;
             break;
         default: break;

@@ -577,3 +577,43 @@ test('a customer\'s connection cannot act as an agent; markup in messages and na
   await zoe.type('released');
   for (const x of [c, zoe, marie]) x.close();
 });
+
+test('keepalive on the agents\' channel: an agent who answers pings stays; a vanished one is dropped and, after --chat-wait, loses his conversation to the bot', async () => {
+  const srv = await serve(['--chat-hours', 'daily 00:00-24:00', '--chat-ping', '1', '--chat-wait', '3s']);
+  try {
+    const open = async (who, autoPong) => {
+      const session = await login(srv, who);
+      const a = new Client(agentUrl(srv), 'kb-agent', { headers: { cookie: session.cookie, origin: srv.base }, autoPong });
+      a.pings = 0;
+      a.ws.on('ping', () => { a.pings++; });
+      await a.type('hello', 10000);
+      return a;
+    };
+    const alive = await open('marie', true);
+    const mute = await open('paul', false);
+    // Paul takes a conversation, then his network goes silent (no pong, no frame).
+    const c = await waiting(srv, { prefix: 'v' });
+    const id = await idOf(mute, c);
+    mute.send({ type: 'take', conversation: id });
+    await mute.type('conversation');
+    assert.equal((await c.type('handoff')).name, 'Paul');
+    const t0 = Date.now();
+    const closed = await mute.waitClosed(8000);
+    assert.equal(closed.code, 1006, 'dropped without a close frame');
+    assert.ok(Date.now() - t0 >= 900, `after ${Date.now() - t0} ms`);
+    assert.ok(mute.pings >= 1);
+    // Gone for --chat-wait: the bot takes the conversation back, the customer reads who left.
+    const left = await c.type('handoff', 10000);
+    assert.deepEqual([left.state, left.name], ['left', 'Paul']);
+    assert.ok(Date.now() - t0 >= 2900, `released after ${Date.now() - t0} ms`);
+    const back = await c.say('v3', 'garantie constructeur');
+    assert.match(back.reply.text, /garant/i);
+    // Marie answered every ping: still connected, pinged again and again.
+    assert.ok(alive.pings >= 2, `pings: ${alive.pings}`);
+    assert.equal(alive.closed, null);
+    alive.close();
+    c.close();
+  } finally {
+    await srv.stop();
+  }
+});
