@@ -229,6 +229,10 @@ static void refuses_bad_agent_frames(void **state)
     /* A text over 4000 bytes, a subject over 300, a frame over 8 KiB. */
     char *big = malloc(KB_CHAT_AGENT_FRAME_MAX + 2);
     char *text = malloc(KB_CHAT_AGENT_TEXT_MAX + 2);
+    assert_non_null(big);
+    assert_non_null(text);
+    if (!big || !text)
+        return;
     memset(text, 'x', KB_CHAT_AGENT_TEXT_MAX + 1);
     text[KB_CHAT_AGENT_TEXT_MAX + 1] = 0;
     snprintf(big, KB_CHAT_AGENT_FRAME_MAX + 2,
