@@ -52,6 +52,8 @@ void kb_page_chats(struct kb_req *req, struct kb_resp *resp)
     if (data) {
         json_object_set_new(data, "noindex", json_true());
         json_object_set_new(data, "agent_page", json_true());
+        /* An agents' page: the console's navigation, not the help centre's search box. */
+        json_object_set_new(data, "console", json_true());
         json_object_set_new(data, "editor", json_boolean(req->caller.role >= KB_ROLE_EDITOR));
         char url[400];
         agent_url(resp, url, sizeof url);
