@@ -24,8 +24,9 @@
  * and wake the thread (chat_ws_wake: the ev_async of server.c's loop), whose wake-up drains
  * this inbox too (chat_agent_drain). server.c's one-second tick calls chat_agent_sweep: the
  * 10 s limit to become ready, the session checks, keepalive as for customers (a ping after
- * --chat-ping of silence, dropped when silent twice that long: a vanished agent must not look
- * present, see chat_engine_agent_presence), and closes a peer never reads. Limits: 8 KiB a
+ * --chat-ping of silence, dropped when the ping is unanswered that long again: a vanished
+ * agent must not look present, see chat_engine_agent_presence), and closes a peer never
+ * reads. Limits: 8 KiB a
  * frame, 20 frames a second per connection (bursts of 60, then rate_limited), 10 ready
  * connections per agent, 200 in all, 8 MiB of unread output. */
 #include "kb/chat/agent.h"
@@ -71,6 +72,7 @@ struct aconn {
     char addr[48];
     int64_t checked_ms;
     int64_t born_ms, heard_ms, closing_ms; /* monotonic: established, last heard, close began */
+    int64_t pinged_ms;                     /* when the unanswered ping was due */
     bool ping_due, pinged;                 /* a ping to send; one is out, unanswered */
     struct kb_buf rx;
     bool rx_discard;
@@ -352,11 +354,12 @@ void chat_agent_sweep(int64_t now, int64_t ping_ms)
                 send_error(c, "unauthenticated", "the session could not be checked in time");
                 close_after_output(c, CLOSE_UNAUTHENTICATED, "unauthenticated");
             }
-        } else if (now - c->heard_ms > 2 * ping_ms) {
-            drop = true;
+        } else if (c->pinged && now - c->pinged_ms > ping_ms) {
+            drop = true; /* measured from the ping, as server.c does */
         } else {
-            if (now - c->heard_ms > ping_ms && !c->pinged) {
+            if (!c->pinged && now - c->heard_ms > ping_ms) {
                 c->pinged = c->ping_due = true;
+                c->pinged_ms = now;
                 lws_callback_on_writable(c->wsi);
             }
             if (now - c->checked_ms >= CHECK_EVERY_MS) {

@@ -143,8 +143,8 @@ void chat_agent_refuse(uint64_t conn);
 /* Websocket thread only: handle what the inbox holds (server.c's wake-up calls it). */
 void chat_agent_drain(void);
 /* Websocket thread only, once a second (server.c's tick; now monotonic ms): the limit to
- * become ready, session checks, keepalive (ping after ping_ms of silence, dropped after twice
- * that), forced closes. */
+ * become ready, session checks, keepalive (ping after ping_ms of silence, dropped when it is
+ * unanswered that long again), forced closes. */
 void chat_agent_sweep(int64_t now, int64_t ping_ms);
 
 /* ---- server.c: the websocket thread's inbox (any thread) ----------------------------- */

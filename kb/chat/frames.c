@@ -113,7 +113,7 @@
  * Limits: 8 KiB a frame; 20 frames a second per connection (bursts of 60); 10 connections
  * per agent and 200 in all; a connection not authenticated within 10 s is closed; 8 MiB of
  * unread output closes it; keepalive as for customers (a ping after --chat-ping of silence,
- * dropped when silent twice that long). */
+ * dropped when the ping is unanswered that long again). */
 #include "kb/chat/frames.h"
 
 #include <stdlib.h>

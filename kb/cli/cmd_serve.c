@@ -81,8 +81,8 @@ static void usage(void)
          "                    default ws://HOST:PORT/chat with the host the browser used)\n"
          "  --chat-idle T     a conversation idle that long ends (env KB_CHAT_IDLE; seconds, or\n"
          "                    30m, 1h; default 30m)\n"
-         "  --chat-ping T     a silent connection is pinged after T, dropped after 2T (env\n"
-         "                    KB_CHAT_PING; seconds, or 1m; default 30)\n"
+         "  --chat-ping T     a silent connection is pinged after T, dropped when T more pass\n"
+         "                    without an answer (env KB_CHAT_PING; seconds, or 1m; default 30)\n"
          "  --chat-workers N  threads running the bot (env KB_CHAT_WORKERS; default: CPUs)\n"
          "  --chat-rate R     messages a second per conversation (env KB_CHAT_RATE, default 5)\n"
          "  --chat-burst N    ... in bursts of N (env KB_CHAT_BURST, default 20)\n"
@@ -306,7 +306,9 @@ out:
 }
 
 /* kb routes [--json]: the HTTP routes and the role each needs (for audits and the security
- * test, which checks every route against every role). */
+ * test, which checks every route against every role); --json adds the query parameters each
+ * declares ({"name","max"}: the byte limit), which the OpenAPI test compares with the
+ * document served at /api/v1/openapi.json. */
 int kb_cli_routes(struct kb_ctx *ctx, int argc, char **argv)
 {
     (void)ctx;
@@ -319,10 +321,17 @@ int kb_cli_routes(struct kb_ctx *ctx, int argc, char **argv)
     for (size_t i = 0; list && i < kb_nroutes; i++) {
         const struct kb_route *r = &kb_routes[i];
         const char *role = *kb_auth_role_name(r->role) ? kb_auth_role_name(r->role) : "anyone";
-        if (json)
-            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:b}", "method", r->method,
-                                                  "path", r->path, "role", role, "api", r->api));
-        else
+        if (json) {
+            /* The query parameters it declares, with their byte limits: the OpenAPI test
+             * holds the document's parameters to them. */
+            json_t *params = json_array();
+            for (size_t k = 0; params && r->params[k].name; k++)
+                json_array_append_new(params, json_pack("{s:s, s:I}", "name", r->params[k].name,
+                                                        "max", (json_int_t)r->params[k].max));
+            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:b, s:o*}", "method",
+                                                  r->method, "path", r->path, "role", role,
+                                                  "api", r->api, "params", params));
+        } else
             printf("%-7s %-28s %s\n", r->method, r->path, role);
     }
     json_t *o = json ? json_pack("{s:o}", "routes", list) : NULL;

@@ -1,6 +1,8 @@
 /* kb/http/routes.c: the route table (see route.h). A route added here is reachable; the
  * security test (tests/integration/security.test.mjs) checks every route of `kb routes`
- * against every role and fails when a route has no entry there. */
+ * against every role and fails when a route has no entry there, and the OpenAPI test
+ * (tests/integration/openapi.test.mjs) fails when an API route (or one of its parameters) is
+ * missing from kb/http/openapi.json. */
 #include "kb/http/route.h"
 
 #include "kb/http/usage.h"
@@ -61,7 +63,8 @@ const struct kb_route kb_routes[] = {
     {"GET", "/metrics", kb_api_metrics, p_none, KB_ROUTE_OTHER, 1, KB_ROLE_NONE},
     {"GET", "/api/v1/healthz", kb_api_healthz, p_none, KB_ROUTE_OTHER, 1, KB_ROLE_NONE},
     {"GET", "/api/v1/metrics", kb_api_metrics, p_none, KB_ROUTE_OTHER, 1, KB_ROLE_NONE},
-    /* the JSON API */
+    /* the JSON API, described by the document it serves (kb/http/openapi.json) */
+    {"GET", "/api/v1/openapi.json", kb_api_openapi, p_none, KB_ROUTE_API_OTHER, 1, KB_ROLE_NONE},
     {"POST", "/api/v1/session", kb_api_session_create, p_none, KB_ROUTE_API_OTHER, 1,
      KB_ROLE_NONE},
     {"DELETE", "/api/v1/session", kb_api_session_delete, p_none, KB_ROUTE_API_OTHER, 1,
