@@ -1899,27 +1899,34 @@ static void process_agent(struct chat_worker *wk, struct chat_conv *c, struct ch
 
 #define HELD_MAX 100 /* conversations one agent's hello lists */
 
-/* A new channel: its session checked, it is ready: hello, the queue, and every conversation
- * this agent holds. */
+/* A new channel: its session checked, it is ready: hello (naming the conversations this agent
+ * holds, so that a page that reconnects drops the ones it holds no more), the queue, and every
+ * conversation this agent holds. */
 static void process_agent_hello(struct chat_worker *wk, struct chat_job *j)
 {
     struct kb_auth_caller who;
     if (!agent_auth(wk, j, &who))
         return;
-    chat_agent_ready(j->agent_conn, who.user_id,
-                     kb_chat_frame_dump(json_pack("{s:s, s:{s:s, s:s}, s:i}", "type", "hello",
-                                                  "agent", "login", who.login, "name", who.name,
-                                                  "wait", eng.wait_secs)));
     struct conv_view *held = calloc(HELD_MAX, sizeof *held);
     size_t n = 0;
+    pthread_mutex_lock(&eng.mu);
+    for (struct chat_conv *c = eng.handoff; held && c && n < HELD_MAX; c = c->next_h)
+        if (c->state == CONV_AGENT && c->agent_id == who.user_id)
+            view_of(c, &held[n++]);
+    pthread_mutex_unlock(&eng.mu);
+    json_t *ids = json_array();
+    for (size_t i = 0; ids && i < n; i++)
+        json_array_append_new(ids, json_string(held[i].pid));
+    chat_agent_ready(j->agent_conn, who.user_id,
+                     kb_chat_frame_dump(json_pack("{s:s, s:{s:s, s:s}, s:i, s:o}", "type",
+                                                  "hello", "agent", "login", who.login, "name",
+                                                  who.name, "wait", eng.wait_secs, "holding",
+                                                  ids ? ids : json_array())));
     pthread_mutex_lock(&eng.mu);
     /* Under the lock: queues broadcast after this one are newer. */
     char *q = queue_frame_locked();
     if (q)
         chat_agent_send_conn(j->agent_conn, q);
-    for (struct chat_conv *c = eng.handoff; held && c && n < HELD_MAX; c = c->next_h)
-        if (c->state == CONV_AGENT && c->agent_id == who.user_id)
-            view_of(c, &held[n++]);
     pthread_mutex_unlock(&eng.mu);
     for (size_t i = 0; i < n; i++) {
         char *f = held[i].page ? conversation_frame(wk->st, &held[i], NULL) : NULL;

@@ -83,7 +83,9 @@
  *       customer consented to the bot.
  *
  * Server to agent
- *   {"type":"hello","agent":{"login","name"},"wait":180}       the channel is open
+ *   {"type":"hello","agent":{"login","name"},"wait":180,"holding":["conv_..."]}
+ *       the channel is open; holding: the conversations this agent holds (a conversation
+ *       frame follows for each), so that a page that reconnects drops the others
  *   {"type":"queue","conversations":[{"conversation","lang","page","waiting_since","waited",
  *    "messages":[{"seq","text","at"}]}],"total":N}
  *       every conversation waiting for a person, oldest first, with its last customer

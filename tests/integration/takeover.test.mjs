@@ -157,7 +157,7 @@ test('outside the opening hours, asking for a person is the case flow, as before
 
 test('inside the hours: offered to wait, the conversation waits, agents see it in real time', async () => {
   const marie = await agent(main, await login(main, 'marie'));
-  assert.deepEqual(marie.hello, { type: 'hello', agent: { login: 'marie', name: 'Marie Dupont' }, wait: 180 });
+  assert.deepEqual(marie.hello, { type: 'hello', agent: { login: 'marie', name: 'Marie Dupont' }, wait: 180, holding: [] });
   const empty = await queue(marie);
   assert.deepEqual(empty.conversations, []);
   const c = await waiting(main, { prefix: 'q', page: '/a/garantie-constructeur' });
@@ -460,6 +460,7 @@ test('a restart of kb while one conversation waits and another is held comes bac
   await main.stop({ keep: true });
   main = await startServer({ dir: main.dir, importFirst: false, args: MAIN_ARGS() });
   const again = await agent(main, session);
+  assert.ok(again.hello.holding.includes(hid), 'hello names what he holds');
   const q = await queue(again);
   assert.ok(inQueue(q.conversations, wid), 'the waiting one still waits');
   assert.ok(!inQueue(q.conversations, hid));

@@ -7,7 +7,8 @@
 // kb-agent; the browser sends the help centre's kb_session cookie and the page's Origin, the
 // server checks both) and draws what the server says (the protocol is documented at the top
 // of kb/chat/frames.c and in the README):
-//   hello         the agent the session belongs to
+//   hello         the agent the session belongs to, and the conversations he holds (after a
+//                 reconnection, panels of the others go)
 //   queue         the conversations waiting for a person: each with its language, page,
 //                 waiting time (counted on here between two frames) and last customer
 //                 messages, and a button to take it; new ones appear, taken ones vanish
@@ -351,11 +352,15 @@ function onFrame(data) {
   try { f = JSON.parse(data); } catch { return; }
   if (!f || typeof f !== 'object') return;
   switch (f.type) {
-  case 'hello':
+  case 'hello': {
     me = f.agent || null;
     attempt = 0;
     say(t('connected'), 'ok');
+    // After a reconnection: what he holds no more (released while the page was away) goes.
+    const holding = new Set(Array.isArray(f.holding) ? f.holding : []);
+    for (const id of [...held.keys()]) if (!holding.has(id)) onReleased({ conversation: id, reason: 'gone' });
     break;
+  }
   case 'queue': onQueue(Array.isArray(f.conversations) ? f.conversations : []); break;
   case 'conversation': onConversation(f); break;
   case 'message': addMessage(held.get(f.conversation), f); break;
