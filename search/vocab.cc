@@ -409,7 +409,10 @@ double stop_slip(const std::vector<const search_vocab_lang *> &vls, enum search_
  * goes through it, branch-free. Built twice on x86-64, with and without the POPCNT
  * instruction (picked at load time): kb does not assume the instruction. With a portable
  * bit count and a branch per word, this loop was 60% of a correction's time; 13% now. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* Not under ThreadSanitizer: the clone's resolver runs while the executable is relocated,
+ * before TSan's runtime is initialised, and its instrumented entry crashes every kb binary of
+ * a -Db_sanitize=thread build at load. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 __attribute__((target_clones("popcnt", "default")))
 #endif
 size_t close_counts(const uint64_t *counts, size_t n, uint64_t q, unsigned max, uint32_t *out)

@@ -4,7 +4,9 @@
  * limits, hands work to the engine (conversation.c), and writes what the engine posts to its
  * inbox. Other threads never touch a connection: they address it by id (or a conversation by
  * id) through the inbox, and wake the loop with an ev_async (coalesced: one wake-up drains
- * every event posted meanwhile).
+ * every event posted meanwhile). The same thread serves the agents' channel
+ * (ws://ADDR:PORT/agent, subprotocol kb-agent: agent.c owns those connections); its inbox
+ * shares the wake-up and its sweep the tick.
  *
  * Why libev under libwebsockets, and our own keepalive. With its default poll() loop,
  * libwebsockets hands the kernel every descriptor at every wake-up and walks them all after:
@@ -34,6 +36,7 @@
  * beyond --chat-conn-max and new conversations beyond the rate are answered rate_limited. What
  * a connection has not read is capped (1 MiB): a client that stops reading is closed. */
 #include "kb/chat/chat_int.h"
+#include "kb/chat/agent.h"
 
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -164,6 +167,14 @@ static void post(struct ev *e)
     ws.in_tail = e;
     /* Under the lock: kb_chat_stop destroys the loop only after it stopped accepting. */
     ev_async_send(ws.loop, &ws.wake);
+    pthread_mutex_unlock(&ws.mu);
+}
+
+void chat_ws_wake(void)
+{
+    pthread_mutex_lock(&ws.mu);
+    if (ws.accepting) /* kb_chat_stop destroys the loop only after it stopped accepting */
+        ev_async_send(ws.loop, &ws.wake);
     pthread_mutex_unlock(&ws.mu);
 }
 
@@ -670,6 +681,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 static const struct lws_protocols protocols[] = {
     {"kb-chat", callback, sizeof(struct wconn *), KB_CHAT_FRAME_MAX + 128, 0, NULL, 0},
+    /* the agents' channel (agent.c): chosen by its subprotocol, served at /agent */
+    {CHAT_AGENT_PROTOCOL, chat_agent_callback, CHAT_AGENT_PSS_SIZE, CHAT_AGENT_RX_BUFFER, 0, NULL,
+     0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -722,15 +736,18 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
     /* An address unused for two minutes has its new-conversation bucket full again. */
     kb_rate_addrs_sweep(ws.addrs, 120000, now);
     sweep(now);
+    chat_agent_sweep(now, ws.ping_ms);
 }
 
 static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
 {
     (void)w, (void)revents;
-    if (atomic_load(&ws.stop))
+    if (atomic_load(&ws.stop)) {
         ev_break(loop, EVBREAK_ALL);
-    else
+    } else {
         drain_inbox();
+        chat_agent_drain(); /* the agents' channel's inbox (agent.c) shares the wake-up */
+    }
 }
 
 static void log_lws(int level, const char *line)

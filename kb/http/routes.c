@@ -56,6 +56,8 @@ const struct kb_route kb_routes[] = {
     {"GET", "/agent", kb_page_agent, p_agent, KB_ROUTE_PAGE, 0, KB_ROLE_AGENT},
     {"GET", "/agent/flags", kb_page_flags, p_flags_page, KB_ROUTE_PAGE, 0, KB_ROLE_EDITOR},
     {"POST", "/agent/flags/", kb_page_flag_post, p_lang, KB_ROUTE_PAGE, 0, KB_ROLE_EDITOR},
+    /* the agents' live chats (pages_chats.c; the page talks to the chat's /agent channel) */
+    {"GET", "/agent/chats", kb_page_chats, p_lang, KB_ROUTE_PAGE, 0, KB_ROLE_AGENT},
     /* operations */
     {"GET", "/healthz", kb_api_healthz, p_none, KB_ROUTE_OTHER, 1, KB_ROLE_NONE},
     {"GET", "/metrics", kb_api_metrics, p_none, KB_ROUTE_OTHER, 1, KB_ROLE_NONE},

@@ -15,7 +15,8 @@
  *   synonyms.c   synonyms(lang, body)
  *   rules.c      bot_rules(lang, name, body, content_hash, updated_at)
  *   conversations.c  conversations(id, public_id, token_hash, lang, page, state, bot_state,
- *                         last_seq, outcome, consent_at, consent_text, ...),
+ *                         last_seq, outcome, consent_at, consent_text, agent_id,
+ *                         waiting_since, ...),
  *                messages(conversation_id, seq, sender, client_id, text, extra, at)
  *   cases.c      cases(id, ref, year, number, status, subject, lang, contact, consent,
  *                      conversation_id, transcript, articles, assignee_id, ...),
@@ -357,6 +358,10 @@ static const char *const migrations[] = {
     " handled_at INTEGER);"
     "CREATE INDEX article_flags_status ON article_flags(status, id);"
     "CREATE INDEX article_flags_article ON article_flags(article_id);",
+    /* 10: the live takeover of chats (conversations.c): the agent who holds a conversation
+     * (a user's id, state agent) and since when it waits for one (state waiting). */
+    "ALTER TABLE conversations ADD COLUMN agent_id INTEGER REFERENCES users(id);"
+    "ALTER TABLE conversations ADD COLUMN waiting_since INTEGER;",
 };
 
 const char *kb_store_errmsg(struct kb_store *st)

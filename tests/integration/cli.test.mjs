@@ -153,7 +153,7 @@ test('a store of schema 3 (plain text kept in a column) is upgraded: pages show 
     assert.match(a.body.html, /<p>/);
     const cols = spawnSync('sqlite3', [f.db, 'PRAGMA user_version; SELECT count(*) FROM ' +
       "pragma_table_info('articles') WHERE name = 'text';"], { encoding: 'utf8' });
-    assert.deepEqual(cols.stdout.trim().split('\n'), ['9', '0'], cols.stderr);
+    assert.deepEqual(cols.stdout.trim().split('\n'), ['10', '0'], cols.stderr);
   } finally {
     await srv.stop();
   }

@@ -117,6 +117,8 @@ const TABLE = {
   'POST /agent/cases/': { path: () => `/agent/cases/${ref}/notes`, form: { text: 'a note' },
     expect: { ...AGENT_PAGE(303) } },
   'GET /agent': { path: '/agent', expect: AGENT_PAGE(200) },
+  // The live takeover's page (its channel is the chat's websocket: takeover.test.mjs).
+  'GET /agent/chats': { path: '/agent/chats', expect: AGENT_PAGE(200) },
   'GET /agent/flags': { path: '/agent/flags', expect: EDITOR_PAGE(200) },
   'POST /agent/flags/': { path: () => `/agent/flags/${flagId}`, form: { status: 'open' },
     expect: EDITOR_PAGE(303) },
@@ -277,7 +279,7 @@ test('CSRF: a session without the token, or with a forged one, is refused and ch
 });
 
 test('markup typed by customers, agents and editors stays text on every page of the console', async () => {
-  const pages = ['/agent', `/agent?q=${encodeURIComponent(XSS)}`, '/agent/cases',
+  const pages = ['/agent', `/agent?q=${encodeURIComponent(XSS)}`, '/agent/cases', '/agent/chats',
     `/agent/cases?q=${encodeURIComponent(XSS)}`, `/agent/cases/${ref}`, '/agent/flags?status=all',
     '/a/markup-security', `/search?q=${encodeURIComponent(XSS)}&lang=en`, '/login?next=' + encodeURIComponent(XSS)];
   for (const caller of ['editor', 'agent', 'anonymous']) {
