@@ -29,7 +29,11 @@
  * writer.cc). In several shards, the article with id i lives in shard i % shards as docid i
  * there; a single shard numbers its documents itself. Metadata and synonyms are in the
  * first; readers open them all as one Xapian::Database, which interleaves their docids and
- * merges spelling and synonyms. */
+ * merges spelling and synonyms.
+ *
+ * Generations: all of the above lives in the index directory itself, or in its generation
+ * subdirectory g<N> that the file "current" names; a rebuild writes the next generation
+ * beside the live one and switches "current" when it is complete (generations.cc). */
 #ifndef SEARCH_INDEX_HH
 #define SEARCH_INDEX_HH
 
@@ -100,7 +104,13 @@ struct search_index {
     bool writable = false;
     size_t nshards = 1;
     std::string uuid; /* of the first shard, as a reader opened it: changes on a rebuild */
-    std::string dir;
+    std::string root; /* the index directory, as search_index_open was given it */
+    std::string dir;  /* the generation this handle reads or writes: root, or root/<gen> */
+    std::string gen;  /* its name ("g<N>"), "" for root itself */
+    int lock_fd = -1; /* writers: root's lock (generations.cc), held until freed */
+    /* Writer of search_index_open_new: the generation it replaces once published. */
+    bool unpublished = false;
+    std::string replaces;
     std::set<std::string> langs;    /* languages present in the index */
 
     /* Read-only handles keep in memory what every query would otherwise read again from the
@@ -137,9 +147,24 @@ search_docdata search_docdata_parse(const std::string &data);
 /* Shards (writer.cc): shard k's directory, and the count metadata "shards" says. */
 std::string search_shard_dir(const std::string &dir, size_t k);
 size_t search_shard_count(const std::string &meta);
+/* Generations of the index directory (generations.cc; all throw Xapian errors):
+ * the live generation's directory under root (*gen its name, "" for root itself); */
+std::string search_live_dir(const std::string &root, std::string *gen);
+/* root's writer lock (root created if missing): a file descriptor to close to release it;
+ * Xapian::DatabaseLockError when another writer holds it; */
+int search_dir_lock(const std::string &root);
+/* remove every generation but live (and root's own index files when live is one), under
+ * the lock; the name of the generation after live; */
+void search_generations_clean(const std::string &root, const std::string &live);
+std::string search_generation_next(const std::string &root, const std::string &live);
+/* make generation gen (committed, in nshards shards) the live one, then remove the rest. */
+void search_generation_switch(const std::string &root, const std::string &gen, size_t nshards);
+
 /* Open idx->dir's shards for writing, with their threads, and make idx->db their union
- * (throws on failure); free them, discarding what was not committed. */
+ * (throws on failure); free them, discarding what was not committed. search_writer_create
+ * creates idx->dir empty instead (overwriting), laid out for about `expected` documents. */
 void search_writer_open(search_index *idx);
+void search_writer_create(search_index *idx, size_t expected);
 void search_writer_free(search_index *idx) noexcept;
 /* Open a reader's shards again from scratch and reload what it keeps in memory (after a
  * rebuild replaced the files under it). */
