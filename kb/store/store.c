@@ -540,8 +540,11 @@ enum kb_err kb_store_open(const char *path, bool readonly, struct kb_store **out
     sqlite3_busy_timeout(st->db, 10000);
     sqlite3_extended_result_codes(st->db, 1);
     if (!readonly) {
+        /* journal_size_limit: once a checkpoint let the WAL start over, the file it left
+         * (an import's can reach hundreds of MB) is cut back to 64 MB. */
         err = kb_store_exec(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-                                "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;");
+                                "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; "
+                                "PRAGMA journal_size_limit = 67108864;");
         if (!err)
             err = migrate(st);
     }

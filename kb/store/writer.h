@@ -4,7 +4,8 @@
  * wait on each other nor hold SQLite's write lock while a request is answered: producers hand
  * a job to the writer and go on; the writer takes every job queued, runs them in one
  * transaction (each in its own savepoint, so that a failing job takes nothing else with it),
- * commits, then tells each job how it went. Jobs of one producer run in submission order. */
+ * commits, then tells each job how it went. Jobs of one producer run in submission order.
+ * The WAL its commits grow is checkpointed by a thread of its own, never on the writer's. */
 #ifndef KB_STORE_WRITER_H
 #define KB_STORE_WRITER_H
 
@@ -44,5 +45,9 @@ enum kb_err kb_store_writer_run(struct kb_store_writer *w, kb_store_write_fn *fn
 /* Jobs waiting, and batches committed so far (for metrics). */
 size_t kb_store_writer_pending(struct kb_store_writer *w);
 size_t kb_store_writer_batches(struct kb_store_writer *w);
+/* Checkpoints run so far by the writer's checkpointer thread, and how many of them started
+ * the WAL over (see writer.c for why checkpoints have a thread of their own). */
+void kb_store_writer_checkpoints(struct kb_store_writer *w, size_t *checkpoints,
+                                 size_t *restarts);
 
 #endif
