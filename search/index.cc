@@ -330,6 +330,8 @@ const search_cached_doc &search_doc_display(search_index *idx, Xapian::docid did
         c->d = search_docdata_parse(d.get_value(SEARCH_VALUE_DATA));
         c->text = d.get_value(SEARCH_VALUE_TEXT);
         c->words = search_snippet_words(c->text);
+        c->ids.clear();
+        c->ids_epoch = 0;
     } catch (...) {
         if (!idx->writable)
             idx->docs.erase(did);

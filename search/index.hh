@@ -80,19 +80,29 @@ struct search_docdata {
     const char *status = "published";
 };
 
-/* A word of a snippet text (at most SEARCH_SNIPPET_TEXT bytes, so 16 bits suffice), and the
- * key search_snippet screens it on: its first two bytes lowercased when both are ASCII, else
- * 0 (never a key: texts have no NUL). */
+/* A word of a snippet text (at most SEARCH_SNIPPET_TEXT bytes, so 16 bits suffice). */
 struct search_word16 {
-    uint16_t off, len, key;
+    uint16_t off, len;
 };
 
-/* What a result shows of a document: its data, the text snippets are cut from, and the
- * words of that text (splitting it was a third of the snippet time). */
+/* The stems of a snippet text's word as small integers of the snippet code's per-thread
+ * table (snippet.cc): id1 is 0 for a word of one stem, both are for a word never matched
+ * (longer than SEARCH_MAX_WORD). */
+struct search_word_ids {
+    uint32_t id0, id1;
+};
+
+/* What a result shows of a document: its data, the text snippets are cut from, the words of
+ * that text (splitting it was a third of the snippet time) and, once a snippet was cut from
+ * it on this thread, their stem ids, so that the next snippets of this document compare
+ * integers instead of looking every word up again (snippet.cc). */
 struct search_cached_doc {
     search_docdata d;
     std::string text; /* value SEARCH_VALUE_TEXT */
     std::vector<search_word16> words;
+    /* Filled by search_snippet; valid while ids_epoch is its table's epoch (0: never). */
+    mutable std::vector<search_word_ids> ids;
+    mutable uint64_t ids_epoch = 0;
 };
 
 struct search_writer; /* writer.cc: the shards' writable databases and their threads */
@@ -206,10 +216,11 @@ std::string search_synonym_key(const Xapian::Stem &stem, const std::string &lang
 /* The words of a snippet text (its first SEARCH_SNIPPET_TEXT bytes), for search_snippet. */
 std::vector<search_word16> search_snippet_words(const std::string &text);
 
-/* The HTML snippet of text, whose words are words (search_snippet_words): the window with
- * the most words whose stem (in lang) is in stems, escaped, matches in <mark>. */
-std::string search_snippet(const std::string &text, const std::vector<search_word16> &words,
-                           const std::string &lang, const std::set<std::string> &stems);
+/* The HTML snippet of doc's text (whose words are doc.words): the window with the most words
+ * whose stem (in lang) is in stems, escaped, matches in <mark>. Fills doc.ids on the first
+ * call for doc on this thread (the document must not be shared between threads). */
+std::string search_snippet(const search_cached_doc &doc, const std::string &lang,
+                           const std::set<std::string> &stems);
 
 /* search_stems() of a word as written (case-folded here), remembered per thread: a knowledge
  * base uses a few tens of thousands of distinct words, and folding and stemming each

@@ -362,6 +362,54 @@ static void snippets_are_escaped_and_marked(void **state)
     search_result_free(r);
 }
 
+/* The snippet of the hit slug in r, or NULL. */
+static const char *snippet_of(const struct search_result *r, const char *slug)
+{
+    for (size_t i = 0; i < r->nhits; i++)
+        if (strcmp(r->hits[i].slug, slug) == 0)
+            return r->hits[i].snippet;
+    return NULL;
+}
+
+/* One reader, the same documents in the results of one query after the other: their words'
+ * stem ids are kept with them after the first snippet (search/snippet.cc), and each query
+ * still marks its own words and none of the query before; every snippet is the one a fresh
+ * reader cuts for that query. */
+static void snippets_of_documents_seen_before(void **state)
+{
+    (void)state;
+    static const char *const queries[] = {"révision", "atelier", "révision atelier", "km",
+                                          "pièces", "véhicule neuf", "révision"};
+    struct search_index *idx = NULL;
+    assert_int_equal(search_index_open(dir, false, &idx), KB_OK);
+    for (size_t k = 0; k < sizeof queries / sizeof *queries; k++) {
+        struct search_query q = {.text = queries[k], .lang = "fr", .scope = SEARCH_SCOPE_ALL};
+        struct search_result *again = NULL;
+        assert_int_equal(search_run(idx, &q, &again), KB_OK);
+        struct search_result *fresh = run(queries[k], "fr", SEARCH_SCOPE_ALL, NULL);
+        assert_int_equal(again->nhits, fresh->nhits);
+        for (size_t i = 0; i < fresh->nhits; i++) {
+            assert_string_equal(again->hits[i].slug, fresh->hits[i].slug);
+            assert_string_equal(again->hits[i].snippet, fresh->hits[i].snippet);
+        }
+        const char *s = snippet_of(again, "rendez-vous-revision");
+        bool revision = strstr(queries[k], "révision"), atelier = strstr(queries[k], "atelier");
+        if (revision || atelier) {
+            assert_non_null(s);
+            assert_int_equal(strstr(s, "<mark>révision</mark>") != NULL, revision);
+            assert_int_equal(strstr(s, "<mark>atelier</mark>") != NULL, atelier);
+        }
+        if (strcmp(queries[k], "km") == 0) {
+            assert_non_null(s);
+            assert_non_null(strstr(s, "<mark>km</mark>"));
+            assert_null(strstr(s, "<mark>révision</mark>"));
+        }
+        search_result_free(again);
+        search_result_free(fresh);
+    }
+    search_index_free(idx);
+}
+
 static void other_languages_stem(void **state)
 {
     (void)state;
@@ -1252,6 +1300,7 @@ int main(void)
         cmocka_unit_test(stemming_and_synonyms),  cmocka_unit_test(accents_and_case),
         cmocka_unit_test(audience_and_status),    cmocka_unit_test(categories_and_facets),
         cmocka_unit_test(spelling_correction),    cmocka_unit_test(snippets_are_escaped_and_marked),
+        cmocka_unit_test(snippets_of_documents_seen_before),
         cmocka_unit_test(other_languages_stem),   cmocka_unit_test(hostile_queries),
         cmocka_unit_test(writer_changes_are_seen), cmocka_unit_test(suggest_and_related),
         cmocka_unit_test(clear_and_uncommitted), cmocka_unit_test(reader_memory_follows_changes),
