@@ -514,8 +514,7 @@ void fill_hits(search_index *idx, search_result *r, const Xapian::MSet &mset,
         h->score = it.get_weight();
         if (stems) {
             auto s = stems->find(d.lang);
-            h->snippet = dup(search_snippet(c.text, c.words, d.lang,
-                                            s != stems->end() ? s->second : none));
+            h->snippet = dup(search_snippet(c, d.lang, s != stems->end() ? s->second : none));
         }
     }
 }
