@@ -920,6 +920,10 @@ static void process_new(struct chat_worker *wk, struct chat_job *j)
     pick_lang(j->lang, c->lang);
     c->state = CONV_BOT;
     c->active_ms = mono_ms();
+    /* Busy until its creation committed (write_done's conv_done): once in the tables, its
+     * connection attaches and messages are queued on it, and none may start before that
+     * write is done, or two workers would run two of its messages at once (the same seq). */
+    c->busy = true;
     if (!(c->bot_state = strdup("{}")) || !(c->page = strdup(j->page ? j->page : "")))
         goto fail;
     *w = (struct write){.conv = c, .conn = j->conn, .now = (int64_t)time(NULL), .create = true,

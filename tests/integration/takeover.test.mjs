@@ -109,12 +109,16 @@ before(async () => {
   crmExpiring = await startReceiver();
   // Closed: the hours name a day three days from now only (in UTC, the server's TZ here).
   const other = DAYS[(new Date().getUTCDay() + 3) % 7];
-  [main, expiring, closed] = await Promise.all([
+  const started = await Promise.allSettled([
     serve(MAIN_ARGS()),
     serve(['--chat-hours', 'mon-sun 00:00-24:00', '--chat-wait', '2s', '--crm-url', crmExpiring.url,
       '--crm-secret', SECRET]),
     serve(['--chat-hours', `${other} 09:00-10:00`], { TZ: 'UTC' }),
   ]);
+  // Those that started are stopped by after() even when another did not start.
+  [main, expiring, closed] = started.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
   db = main.db;
 });
 
