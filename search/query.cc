@@ -35,6 +35,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -67,9 +68,19 @@ static const size_t QUERY_MAX_WORDS = 32;
 static const size_t QUERY_MAX_MATCHED = 10; /* words matched, the rarest (keep_rarest) */
 static const Xapian::doccount FACET_CHECK = 200; /* documents looked at for facet counts */
 
-/* Tuning hooks for the relevance benchmark only: KB_SEARCH_WEIGHTS="title,questions,tags[,lead]",
- * KB_SEARCH_BM25="k1,b[,delta]" and KB_SEARCH_TYPO="ratio[,weight]" (SEARCH_FIX_RATIO, W_FIX)
- * override the constants above. */
+/* Weight of a question word (search_is_question_word: comment, pourquoi, combien, quand...)
+ * matched in titles only, relative to a title match of any other word. Question words are
+ * stop words (bodies have no terms for them, and they find nothing by themselves), but in a
+ * help centre whose titles are questions they say what kind of answer the customer wants:
+ * "pourquoi ma facture est-elle élevée" is the article titled "Pourquoi ...", not "Comment
+ * payer ma facture". */
+static double W_QWORD = 0.0;
+
+/* Tuning hooks for the relevance benchmark only (tests/bench/relevance/fit.py):
+ * KB_SEARCH_TUNE="name=value,..." with names title, questions, tags, lead, k1, b, delta, fix
+ * (W_FIX), fix_ratio, fix_freq, dict (vocab.cc), qword; and the older KB_SEARCH_WEIGHTS=
+ * "title,questions,tags[,lead]", KB_SEARCH_BM25="k1,b[,delta]" and
+ * KB_SEARCH_TYPO="ratio[,weight[,freq]]". They override the constants above. */
 static void load_weights(void)
 {
     static bool done = false;
@@ -113,6 +124,32 @@ static void load_weights(void)
             }
         }
     }
+    static const struct {
+        const char *name;
+        double *value;
+    } knobs[] = {{"title", &W_TITLE},   {"questions", &W_QUESTIONS},
+                 {"tags", &W_TAGS},     {"lead", &W_LEAD},
+                 {"k1", &BM25_K1},      {"b", &BM25_B},
+                 {"delta", &BM25_DELTA}, {"fix", &W_FIX},
+                 {"fix_ratio", &SEARCH_FIX_RATIO}, {"fix_freq", &SEARCH_FIX_FREQ},
+                 {"dict", &SEARCH_FIX_DICT}, {"qword", &W_QWORD}};
+    const char *tune = getenv("KB_SEARCH_TUNE");
+    for (const char *p = tune; p && *p;) {
+        const char *eq = strchr(p, '='), *comma = strchr(p, ',');
+        if (!comma)
+            comma = p + strlen(p);
+        if (eq && eq < comma) {
+            bool known = false;
+            for (const auto &k : knobs)
+                if ((size_t)(eq - p) == strlen(k.name) && !strncmp(p, k.name, (size_t)(eq - p))) {
+                    *k.value = strtod(eq + 1, nullptr);
+                    known = true;
+                }
+            if (!known)
+                kb_log(KB_LOG_WARN, "KB_SEARCH_TUNE: unknown name in %.*s", (int)(comma - p), p);
+        }
+        p = *comma ? comma + 1 : comma;
+    }
 }
 
 namespace {
@@ -123,6 +160,7 @@ struct qword {
     std::vector<std::vector<std::string>> alts;    /* alts[0] is the word itself */
     double weight = 1.0;                           /* of its whole clause */
     bool all_text_only = false;                    /* not in the title, questions... fields */
+    bool title_only = false;                       /* a question word: in titles only */
 };
 
 /* The words of folded text (at most max; longer than SEARCH_MAX_WORD bytes dropped). *open
@@ -176,18 +214,22 @@ std::vector<std::string> synonyms_of(const search_index *idx, const std::string 
 std::vector<qword> analyse(const search_index *idx, const std::vector<std::string> &words,
                            const Xapian::Stem &stem, const std::string &lang, bool alone)
 {
-    std::vector<std::string> kept, folded;
+    std::vector<std::string> kept, folded, asking;
     for (const auto &w : words) {
         std::string f = search_fold(w);
         if (!search_is_stopword(lang.c_str(), f.data(), f.size())) {
             kept.push_back(w);
             folded.push_back(f);
+        } else if (W_QWORD > 0 && search_is_question_word(lang.c_str(), f.data(), f.size()) &&
+                   std::find(asking.begin(), asking.end(), f) == asking.end()) {
+            asking.push_back(f);
         }
     }
     if (kept.empty() && alone) {
         kept = words;
         for (const auto &w : words)
             folded.push_back(search_fold(w));
+        asking.clear();
     }
     std::vector<qword> out;
     std::string prefix = lang + ":";
@@ -219,6 +261,14 @@ std::vector<qword> analyse(const search_index *idx, const std::vector<std::strin
             }
         out.push_back(std::move(q));
         i += used;
+    }
+    /* Question words beside other words: matched in titles only (W_QWORD). */
+    for (const auto &f : asking) {
+        qword q;
+        q.alts.push_back({f});
+        q.weight = W_QWORD;
+        q.title_only = true;
+        out.push_back(std::move(q));
     }
     return out;
 }
@@ -291,15 +341,21 @@ Xapian::Query lang_query(const search_index *idx, const std::vector<qword> &word
             if (!q.empty())
                 fields.emplace_back(Xapian::Query::OP_SCALE_WEIGHT, q, weight);
         };
-        Xapian::Query all = field_query(idx, w, stem, lang, "");
-        if (!all.empty())
-            fields.push_back(all);
-        if (!w.all_text_only) {
+        if (w.title_only) {
+            add("S", W_TITLE);
+        } else {
+            Xapian::Query all = field_query(idx, w, stem, lang, "");
+            if (!all.empty())
+                fields.push_back(all);
+        }
+        if (!w.all_text_only && !w.title_only) {
             add("S", W_TITLE);
             add("XQ", W_QUESTIONS);
             add("K", W_TAGS);
             add("XD", W_LEAD);
         }
+        if (fields.empty())
+            continue;
         Xapian::Query one(Xapian::Query::OP_OR, fields.begin(), fields.end());
         if (w.weight != 1.0)
             one = Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT, one, w.weight);
@@ -364,6 +420,10 @@ void keep_rarest(const search_index *idx, std::vector<qword> &qw, const Xapian::
     std::vector<std::pair<Xapian::doccount, size_t>> df; /* (articles, position) */
     for (size_t i = 0; i < qw.size(); i++) {
         Xapian::doccount n = 0;
+        if (qw[i].title_only) { /* a question word goes first */
+            df.emplace_back(std::numeric_limits<Xapian::doccount>::max(), i);
+            continue;
+        }
         for (size_t k = 0; k < qw[i].alts[0].size(); k++) {
             const search_word_stems &ws = search_stems_memo(stem, lang, qw[i].alts[0][k]);
             Xapian::doccount f = vl && search_vocab_keeps(ws)
@@ -453,6 +513,8 @@ Xapian::Query build(const search_index *idx, const query_plan &plan,
             for (const auto &w : qw)
                 for (const auto &alt : w.alts)
                     for (const auto &word : alt) {
+                        if (w.title_only) /* a question word is not what answers are about */
+                            continue;
                         const search_word_stems &ws = search_stems_memo(stem, l, word);
                         for (size_t k = 0; k < ws.k; k++)
                             set.insert(ws.st[k]);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "search/index.hh"
+#include "search/dict.hh"
 #include "search/lang.hh"
 
 extern "C" {
@@ -25,6 +26,8 @@ const char SEARCH_CLASS_CHARS[SEARCH_CLASSES + 1] = "PID";
 double SEARCH_FIX_RATIO = 20;
 /* The weight of a neighbour's documents against the cost of its edits (vocab.hh). */
 double SEARCH_FIX_FREQ = 0.5;
+/* Whether words of the language's word list are left alone (dict.hh); 0 for the benchmark. */
+double SEARCH_FIX_DICT = 1;
 
 int search_doc_class(const char *audience, const char *status)
 {
@@ -527,6 +530,13 @@ search_fix search_vocab_fix(const search_vocab &v, const std::vector<std::string
     fix.freq = std::max(fix.freq, typed);
     if (typed == 0 && inflected)
         return fix;
+    /* A word of the language is no typo, whether the scope has it or not (dict.hh). */
+    bool known = false;
+    if (SEARCH_FIX_DICT != 0)
+        for (const auto &l : langs)
+            known = known || search_dict_has(l, folded);
+    if (known && SEARCH_FIX_DICT == 1)
+        return fix;
     /* A word the scope has is only taken for a typo of a far more frequent neighbour. */
     uint64_t need = typed ? (uint64_t)(SEARCH_FIX_RATIO * typed + 0.999) : 1;
     unsigned maxd = n >= 8 ? 2 : 1;
@@ -598,7 +608,7 @@ search_fix search_vocab_fix(const search_vocab &v, const std::vector<std::string
             best = nullptr;
     }
     if (best) {
-        fix.kind = typed ? search_fix::ADD : search_fix::REPLACE;
+        fix.kind = typed || known ? search_fix::ADD : search_fix::REPLACE;
         fix.word = best->shown.empty() ? best->folded : best->shown;
     }
     return fix;

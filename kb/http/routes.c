@@ -5,9 +5,9 @@
 
 #include "kb/http/usage.h"
 
-static const struct kb_param p_search[] = {{"q", 4096}, {"lang", 16},  {"category", 200},
-                                           {"limit", 8}, {"offset", 8}, {"page", 8},
-                                           {NULL, 0}};
+static const struct kb_param p_search[] = {{"q", 4096},   {"lang", 16},  {"category", 200},
+                                           {"limit", 8},   {"offset", 8}, {"page", 8},
+                                           {"verbatim", 1}, {NULL, 0}};
 static const struct kb_param p_suggest[] = {{"q", 500}, {"lang", 16}, {NULL, 0}};
 static const struct kb_param p_lang[] = {{"lang", 16}, {NULL, 0}};
 static const struct kb_param p_article[] = {{"lang", 16}, {"s", KB_USAGE_TOKEN_MAX}, {"thanks", 1},
