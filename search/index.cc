@@ -179,20 +179,34 @@ std::string search_synonym_key(const Xapian::Stem &stem, const std::string &lang
     return key;
 }
 
+/* One of the static strings of set equal to v, else the first. */
+static const char *static_of(const std::string &v, const char *const *set, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v == set[i])
+            return set[i];
+    return set[0];
+}
+
 search_docdata search_docdata_parse(const std::string &data)
 {
+    static const char *const audiences[] = {"public", "internal"};
+    static const char *const statuses[] = {"published", "draft", "review", "archived"};
     search_docdata d;
-    std::string id;
-    std::string *fields[] = {&id, &d.slug, &d.title, &d.category, &d.lang};
+    std::string id, audience, status;
+    std::string *fields[] = {&id, &d.slug, &d.title, &d.category, &d.lang, &audience, &status};
+    const size_t n = sizeof fields / sizeof fields[0];
     size_t pos = 0;
-    for (size_t i = 0; i < 5 && pos <= data.size(); i++) {
-        size_t end = i == 4 ? data.size() : data.find('\0', pos);
+    for (size_t i = 0; i < n && pos <= data.size(); i++) {
+        size_t end = i == n - 1 ? data.size() : data.find('\0', pos);
         if (end == std::string::npos)
             end = data.size();
         fields[i]->assign(data, pos, end - pos);
         pos = end + 1;
     }
     d.id = strtoll(id.c_str(), nullptr, 10);
+    d.audience = static_of(audience, audiences, 2);
+    d.status = static_of(status, statuses, 4);
     return d;
 }
 

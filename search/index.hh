@@ -11,7 +11,7 @@
  *   XL<lang> XA<audience> XS<status> XC<category> XK<tag>   boolean filters
  * Values: 0 category (display form, for facets), 1 popularity, 2 updated time (both
  * sortable_serialise), 3 the first SEARCH_SNIPPET_TEXT bytes of the text, for snippets,
- * 4 what a result shows: id NUL slug NUL title NUL category NUL lang, 5 the document's
+ * 4 what a result shows: id NUL slug NUL title NUL category NUL lang NUL audience NUL status, 5 the document's
  * vocabulary words, for the writer only: what replacing or deleting the document takes away
  * from the vocabulary (format: writer.cc, words_value). No document data: glass
  * zlib-compresses it, and inflating it for every hit cost more than the search, while
@@ -72,6 +72,8 @@ extern const char *const SEARCH_LAYOUT;
 struct search_docdata {
     int64_t id = 0;
     std::string slug, title, category, lang;
+    const char *audience = "public"; /* static strings (search_hit's), from the data's */
+    const char *status = "published";
 };
 
 /* A word of a snippet text (at most SEARCH_SNIPPET_TEXT bytes, so 16 bits suffice), and the

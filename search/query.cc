@@ -476,10 +476,24 @@ struct query_plan {
     std::vector<std::string> completions; /* of last, in the caller's scope */
 };
 
-/* The whole query in the given languages, filtered by scope and category. The stems each
- * language contributes go to stems[lang] (for snippets). */
+/* The caller's filters (category, tag, audience: search.h), within the scope filter; an
+ * empty query when there are none. */
+Xapian::Query query_filters(const search_query *q)
+{
+    Xapian::Query f;
+    if (q->category && *q->category)
+        f = Xapian::Query("XC" + search_fold(q->category));
+    if (q->tag && *q->tag)
+        f = both(f, Xapian::Query("XK" + search_fold(q->tag)));
+    if (q->audience && *q->audience)
+        f = both(f, Xapian::Query("XA" + std::string(q->audience)));
+    return f;
+}
+
+/* The whole query in the given languages, filtered by scope and the caller's filters. The
+ * stems each language contributes go to stems[lang] (for snippets). */
 Xapian::Query build(const search_index *idx, const query_plan &plan,
-                    const std::vector<std::string> &langs, const char *category,
+                    const std::vector<std::string> &langs, const search_query *sq,
                     enum search_scope scope, std::map<std::string, std::set<std::string>> *stems)
 {
     std::vector<Xapian::Query> parts;
@@ -527,10 +541,7 @@ Xapian::Query build(const search_index *idx, const query_plan &plan,
     if (parts.empty())
         return Xapian::Query();
     Xapian::Query q(Xapian::Query::OP_OR, parts.begin(), parts.end());
-    Xapian::Query filter = scope_filter(idx, scope);
-    if (category && *category)
-        filter = both(filter, Xapian::Query("XC" + search_fold(category)));
-    return filtered(q, filter);
+    return filtered(q, both(scope_filter(idx, scope), query_filters(sq)));
 }
 
 char *dup(const std::string &s)
@@ -560,6 +571,8 @@ void fill_hits(search_index *idx, search_result *r, const Xapian::MSet &mset,
         h->title = dup(d.title);
         h->category = dup(d.category);
         h->lang = dup(d.lang);
+        h->audience = d.audience;
+        h->status = d.status;
         h->score = it.get_weight();
         if (stems) {
             auto s = stems->find(d.lang);
@@ -811,8 +824,8 @@ static enum kb_err search_run_once(struct search_index *idx, const struct search
         Xapian::doccount check = idx->has_categories ? FACET_CHECK : 0;
         if (idx->has_categories)
             enq.add_matchspy(&spy);
-        enq.set_query(build(idx, correct ? plan.corrected : plan.as_typed, langs, q->category,
-                            scope, &stems));
+        enq.set_query(build(idx, correct ? plan.corrected : plan.as_typed, langs, q, scope,
+                            &stems));
         Xapian::MSet mset = enq.get_mset(offset, limit, check);
         r->total = mset.get_matches_estimated();
         fill_hits(idx, r, mset, &stems);
@@ -826,12 +839,12 @@ static enum kb_err search_run_once(struct search_index *idx, const struct search
             bool few;
             if (!correct) {
                 few = mset.get_matches_lower_bound() < 3;
-            } else if (plan.common && !(q->category && *q->category)) {
+            } else if (plan.common && query_filters(q).empty()) {
                 few = false;
             } else {
                 Xapian::Enquire count(idx->db);
                 count.set_weighting_scheme(Xapian::BoolWeight());
-                count.set_query(build(idx, plan.as_typed, langs, q->category, scope, nullptr));
+                count.set_query(build(idx, plan.as_typed, langs, q, scope, nullptr));
                 few = count.get_mset(0, 0, 3).get_matches_lower_bound() < 3;
             }
             if (few)

@@ -101,6 +101,11 @@ struct search_query {
     const char *text;      /* raw user text: any bytes; never an error because of content */
     const char *lang;      /* NULL or "" = all languages (each text term stemmed per language) */
     const char *category;  /* NULL or "" = all */
+    /* Filters narrowing the caller's scope, never widening it (NULL or "" = all): articles
+     * carrying this tag (compared folded, as the tags are indexed), and articles of this
+     * audience ("public" or "internal"; any other value matches nothing). */
+    const char *tag;
+    const char *audience;
     enum search_scope scope;
     size_t offset;
     size_t limit;          /* clamped to 1..100; 0 means 10 */
@@ -122,6 +127,10 @@ struct search_hit {
     char *lang;
     char *snippet;   /* HTML-escaped excerpt with matches wrapped in <mark>...</mark> */
     double score;    /* relevance, higher is better (Xapian weight) */
+    /* The article's audience ("public" | "internal") and status ("draft" | "review" |
+     * "published" | "archived"): static strings, never freed. */
+    const char *audience;
+    const char *status;
 };
 
 struct search_facet {

@@ -62,8 +62,9 @@ static const size_t LEAD_WORDS = 120;
  * stop words. 6: no terms for the stop words of bodies. 7: œ and æ folded to "oe" and "ae"
  * (kb_text_fold), synonyms keyed by stems (search_synonym_key). 8: the spelling table is the
  * vocabulary by class of document and language, kept exact (each document's words in value
- * 5); no unstemmed title words. */
-const char *const SEARCH_LAYOUT = "8";
+ * 5); no unstemmed title words. 9: audience and status in value 4 (a result says whether it is
+ * internal, or a draft). */
+const char *const SEARCH_LAYOUT = "9";
 
 /* Shards for an index of `expected` documents. A large rebuild or first import is written
  * in two, in parallel (the machines kb is sized for have two cores; with the import's own
@@ -412,6 +413,10 @@ static void put_doc(search_shard *s, doc_copy &d)
     data += d.category;
     data += '\0';
     data += lang;
+    data += '\0';
+    data += d.audience;
+    data += '\0';
+    data += d.status;
     size_t keep = kb_text_utf8_prefix(body.data(),
                                       std::min<size_t>(body.size(), SEARCH_SNIPPET_TEXT));
     doc.add_value(SEARCH_VALUE_TEXT, body.substr(0, keep));

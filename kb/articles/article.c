@@ -13,6 +13,7 @@
  *     questions:                      # alternative phrasings, at most 50
  *       - "Je veux faire réviser ma voiture"
  *     translation_of: maintenance-booking
+ *     see_also: [verification-identite]   # slugs of articles this one goes with, at most 50
  *     ---
  *     Markdown body
  *
@@ -71,6 +72,9 @@ void kb_article_free(struct kb_article *a)
     for (size_t i = 0; i < a->nquestions; i++)
         free(a->questions[i]);
     free(a->questions);
+    for (size_t i = 0; i < a->nsee_also; i++)
+        free(a->see_also[i]);
+    free(a->see_also);
     free(a->body_md);
     free(a->text);
     free(a->extra);
@@ -355,6 +359,8 @@ static const struct {
     {"tags", F_LIST, offsetof(struct kb_article, tags), offsetof(struct kb_article, ntags)},
     {"questions", F_LIST, offsetof(struct kb_article, questions),
      offsetof(struct kb_article, nquestions)},
+    {"see_also", F_LIST, offsetof(struct kb_article, see_also),
+     offsetof(struct kb_article, nsee_also)},
 };
 
 static enum kb_err parse_yaml(struct kb_article *a, const char *y, size_t n, int line0,
@@ -532,6 +538,13 @@ static enum kb_err validate(struct kb_article *a, const struct kb_article_defaul
     if (a->translation_of && !*a->translation_of) {
         free(a->translation_of);
         a->translation_of = NULL;
+    }
+    for (size_t i = 0; i < a->nsee_also; i++) {
+        if (!kb_article_slug_valid(a->see_also[i])) {
+            set_error(err, 1, "'see_also' lists slugs: 1 to 100 of a-z, 0-9 and '-' (got '%.60s')",
+                      a->see_also[i]);
+            return KB_EPARSE;
+        }
     }
     return KB_OK;
 }

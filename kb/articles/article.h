@@ -1,7 +1,7 @@
 /* kb/articles/article.h: the article model: a Markdown file with YAML front matter, parsed and rendered.
  *
  * Front matter keys (the format is documented in article.c): title (required), slug, lang,
- * category, tags, audience, status, questions, translation_of. Unknown keys are kept (as a
+ * category, tags, audience, status, questions, translation_of, see_also. Unknown keys are kept (as a
  * JSON object in `extra`) and reported as warnings. The body is CommonMark + GFM tables,
  * autolinks and strikethrough, rendered without raw HTML and without unsafe URLs. */
 #ifndef KB_ARTICLE_H
@@ -25,6 +25,11 @@ struct kb_article {
     size_t ntags;
     char **questions;
     size_t nquestions;
+    /* Slugs of the articles this one goes with (see_also): an internal procedure names the
+     * public answer it completes, or the other way round; the agents' console shows a
+     * public article's internal companions from these links, whichever side wrote them. */
+    char **see_also;
+    size_t nsee_also;
     char *body_md;         /* Markdown source of the body (kb_markdown_render shows it) */
     char *text;            /* plain text of the body, for indexing and snippets */
     char *extra;           /* JSON object of unknown front-matter keys ("{}" when none) */

@@ -328,7 +328,8 @@ enum kb_err kb_import_dir(struct kb_store *st, const char *dir, const char *defa
                 .slug = a->slug, .title = a->title, .lang = a->lang, .category = a->category,
                 .audience = a->audience, .status = a->status,
                 .translation_of = a->translation_of, .extra = a->extra, .tags = a->tags,
-                .ntags = a->ntags, .questions = a->questions, .nquestions = a->nquestions};
+                .ntags = a->ntags, .questions = a->questions, .nquestions = a->nquestions,
+                .see_also = a->see_also, .nsee_also = a->nsee_also};
             e = kb_store_put_article(st, &sa, path, data, n, run, &put);
             if (!e && hook && put.res != KB_PUT_UNCHANGED)
                 e = hook->stored(hook->ud, a, &put);

@@ -25,6 +25,8 @@ struct kb_chat_config {
     const char *default_lang; /* conversations in a language without rules use this one */
     unsigned workers;         /* threads running the bot; 0: number of CPUs */
     int idle_secs;            /* a conversation idle that long ends (default 1800) */
+    int ping_secs;            /* a connection silent that long is pinged (30), and dropped
+                               * when silent twice that long */
     double msg_rate, msg_burst;  /* messages a second per conversation, and burst (5, 20) */
     unsigned conn_max;        /* connections open per address (50) */
     double starts_per_min;    /* new conversations a minute per address (30) */

@@ -1051,6 +1051,7 @@ static void process_rules(struct chat_worker *wk)
 static void *worker_main(void *p)
 {
     struct chat_worker *wk = p;
+    pthread_setname_np(pthread_self(), "kb-chat-worker");
     pthread_mutex_lock(&eng.mu);
     for (;;) {
         while (!eng.stopping && !eng.loose_head && !eng.ready_head)

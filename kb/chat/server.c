@@ -1,9 +1,21 @@
 /* kb/chat/server.c: the chat's websocket server on libwebsockets (ws://ADDR:PORT/chat).
  *
- * One thread runs the libwebsockets service loop and owns every connection: it reads frames,
- * enforces the limits, hands work to the engine (conversation.c), and writes what the engine
- * posts to its inbox. Other threads never touch a connection: they address it by id (or a
- * conversation by id) through the inbox, and wake the loop with lws_cancel_service.
+ * One thread runs the event loop and owns every connection: it reads frames, enforces the
+ * limits, hands work to the engine (conversation.c), and writes what the engine posts to its
+ * inbox. Other threads never touch a connection: they address it by id (or a conversation by
+ * id) through the inbox, and wake the loop with an ev_async (coalesced: one wake-up drains
+ * every event posted meanwhile).
+ *
+ * Why libev under libwebsockets, and our own keepalive. With its default poll() loop,
+ * libwebsockets hands the kernel every descriptor at every wake-up and walks them all after:
+ * at 10,000 conversations each message cost that twice or three times. And it keeps every
+ * connection's ping timer in one sorted list whose insertions walk it from the head; a timer
+ * re-armed 30 s ahead lands at the tail, so each pong and each ping walked all 10,000 entries
+ * (tests/bench/chat/README.md measured both: the websocket thread saturated one core at 200
+ * messages a second). So the loop is libev's (epoll, through the libwebsockets-evlib-ev
+ * plugin, on a loop we own), libwebsockets arms no timer per connection, and one sweep a second
+ * over our own table does what its timers did: the 10 s start limit, a ping after --chat-ping (30 s) of
+ * silence, the close after twice that without an answer, and the end of closes a peer never reads.
  *
  * Connection state machine:
  *
@@ -33,12 +45,14 @@
 #include <time.h>
 
 #include <libwebsockets.h>
+#include <ev.h>
 
 #include "kb/base/buf.h"
 #include "kb/base/log.h"
 #include "kb/base/ratelimit.h"
 
-#define START_TIMEOUT_S 10
+#define START_TIMEOUT_MS 10000     /* a connection must send its start frame by then */
+#define CLOSE_GRACE_MS 10000       /* a close the peer does not read is forced after this */
 #define PENDING_MAX 20             /* frames held while a start is processed */
 #define OUT_MAX (1u << 20)         /* bytes queued for one connection */
 #define FRAME_RATE 100.0           /* frames a second from one connection, any kind */
@@ -69,6 +83,11 @@ struct wconn {
     struct kb_chat_frame pending[PENDING_MAX];
     size_t npending;
     bool closing;
+    bool ping_due;      /* send a ping at the next writable callback */
+    bool pinged;        /* a ping is out, unanswered */
+    int64_t born_ms;    /* when the connection was established */
+    int64_t heard_ms;   /* when the peer last sent anything, a pong included */
+    int64_t closing_ms; /* when the close began */
     int close_code;
     char close_reason[64];
     struct kb_rate_bucket frames;
@@ -111,7 +130,12 @@ static struct {
     struct wconv **convs;
     size_t nb, nconns;
     struct kb_rate_addrs *addrs;
-    lws_sorted_usec_list_t tick;
+    struct ev_loop *loop; /* ours, lent to libwebsockets as a foreign loop */
+    ev_async wake;        /* posted by any thread: drain the inbox, or stop */
+    ev_timer tick;        /* once a second: the engine's tick and the sweep */
+    int64_t ping_ms;      /* silence before a ping (--chat-ping); dropped at twice that */
+    struct lws **doomed;  /* the sweep's connections to drop, room for every connection */
+    size_t ndoomed;
 } ws = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static int64_t mono_ms(void)
@@ -137,8 +161,8 @@ static void post(struct ev *e)
     else
         ws.in_head = e;
     ws.in_tail = e;
-    /* Under the lock: kb_chat_stop destroys the context only after it stopped accepting. */
-    lws_cancel_service(ws.ctx);
+    /* Under the lock: kb_chat_stop destroys the loop only after it stopped accepting. */
+    ev_async_send(ws.loop, &ws.wake);
     pthread_mutex_unlock(&ws.mu);
 }
 
@@ -280,6 +304,7 @@ static bool queue(struct wconn *c, const char *text, size_t len)
         return false;
     if (c->out_bytes + len > OUT_MAX) {
         c->closing = true;
+        c->closing_ms = mono_ms();
         c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
         snprintf(c->close_reason, sizeof c->close_reason, "too much unread output");
         lws_callback_on_writable(c->wsi);
@@ -314,6 +339,7 @@ static void close_after_output(struct wconn *c, int code, const char *reason)
     if (c->closing)
         return;
     c->closing = true;
+    c->closing_ms = mono_ms();
     c->close_code = code;
     snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
     lws_callback_on_writable(c->wsi);
@@ -338,7 +364,6 @@ static void on_start(struct wconn *c, struct kb_chat_frame *f)
         return;
     }
     c->state = W_STARTING;
-    lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
     chat_engine_start_frame(c->id, f);
 }
 
@@ -514,6 +539,7 @@ static int on_established(struct lws *wsi, struct wconn **slot)
     c->id = ++ws.next_id;
     c->wsi = wsi;
     c->addr = a;
+    c->born_ms = c->heard_ms = mono_ms();
     kb_buf_init(&c->rx, KB_CHAT_FRAME_MAX);
     size_t s = slot_u64(c->id);
     c->next_id = ws.conns[s];
@@ -526,7 +552,6 @@ static int on_established(struct lws *wsi, struct wconn **slot)
         close_after_output(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many connections");
         return 0;
     }
-    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, START_TIMEOUT_S);
     return 0;
 }
 
@@ -535,8 +560,10 @@ static int on_receive(struct wconn *c, const char *in, size_t len)
     if (c->closing)
         return 0;
     struct lws *wsi = c->wsi;
-    if (lws_is_first_fragment(wsi) && !kb_rate_take(&c->frames, FRAME_RATE, FRAME_BURST,
-                                                            mono_ms())) {
+    int64_t now = mono_ms();
+    c->heard_ms = now;
+    c->pinged = false;
+    if (lws_is_first_fragment(wsi) && !kb_rate_take(&c->frames, FRAME_RATE, FRAME_BURST, now)) {
         send_error(c, "rate_limited", "too many frames: the connection is closed");
         close_after_output(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many frames");
         return 0;
@@ -565,6 +592,17 @@ static int on_receive(struct wconn *c, const char *in, size_t len)
 
 static int on_writable(struct wconn *c)
 {
+    if (c->ping_due && !c->closing) {
+        /* A payload: libwebsockets 4.1 never reports an empty pong (RECEIVE_PONG). */
+        unsigned char ping[LWS_PRE + 2];
+        memcpy(ping + LWS_PRE, "kb", 2);
+        c->ping_due = false;
+        if (lws_write(c->wsi, ping + LWS_PRE, 2, LWS_WRITE_PING) < 0)
+            return -1;
+        if (c->out)
+            lws_callback_on_writable(c->wsi);
+        return 0;
+    }
     struct outf *f = c->out;
     if (f) {
         int n = lws_write(c->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT);
@@ -610,6 +648,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return on_established(wsi, slot);
     case LWS_CALLBACK_RECEIVE:
         return *slot ? on_receive(*slot, in, len) : -1;
+    case LWS_CALLBACK_RECEIVE_PONG:
+        if (*slot) {
+            (*slot)->heard_ms = mono_ms();
+            (*slot)->pinged = false;
+        }
+        return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return *slot ? on_writable(*slot) : -1;
     case LWS_CALLBACK_CLOSED:
@@ -628,19 +672,61 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-/* Idle peers are pinged after 30 s and dropped after 60 s without an answer (a client that
- * vanished without closing). */
+/* No validity timers from libwebsockets (see the top of this file): sweep() keeps peers
+ * honest instead. */
 static const lws_retry_bo_t retry = {
-    .secs_since_valid_ping = 30,
-    .secs_since_valid_hangup = 60,
+    .secs_since_valid_ping = 0,
+    .secs_since_valid_hangup = 0,
 };
 
-static void on_tick(lws_sorted_usec_list_t *sul)
+/* One pass over every connection (20,000 at most: well under a millisecond). A connection
+ * that has not started within 10 s is closed; one silent for --chat-ping (30 s) is pinged, and
+ * dropped when silent twice that long (a client that vanished without closing); a close its peer does not read is forced.
+ * Drops are collected first and done after the walk: closing a connection runs
+ * LWS_CALLBACK_CLOSED at once, which frees it and unlinks it from the table being walked. They
+ * are synchronous because a timeout armed from outside a libwebsockets callback is only looked
+ * at when its own timer next fires, which may be a minute later. */
+static void sweep(int64_t now)
 {
+    size_t n = 0;
+    for (size_t i = 0; i < ws.nb; i++)
+        for (struct wconn *c = ws.conns[i]; c; c = c->next_id) {
+            bool drop = false;
+            if (c->closing) {
+                drop = now - c->closing_ms > CLOSE_GRACE_MS;
+            } else if (c->state == W_NEW && now - c->born_ms > START_TIMEOUT_MS) {
+                close_after_output(c, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                                   "no start frame within 10 s");
+            } else if (now - c->heard_ms > 2 * ws.ping_ms) {
+                drop = true;
+            } else if (now - c->heard_ms > ws.ping_ms && !c->pinged) {
+                c->pinged = c->ping_due = true;
+                lws_callback_on_writable(c->wsi);
+            }
+            if (drop && n < ws.ndoomed)
+                ws.doomed[n++] = c->wsi;
+        }
+    for (size_t i = 0; i < n; i++)
+        lws_set_timeout(ws.doomed[i], PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_SYNC);
+}
+
+static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop, (void)t, (void)revents;
+    int64_t now = mono_ms();
     chat_engine_tick();
     /* An address unused for two minutes has its new-conversation bucket full again. */
-    kb_rate_addrs_sweep(ws.addrs, 120000, mono_ms());
-    lws_sul_schedule(ws.ctx, 0, sul, on_tick, LWS_US_PER_SEC);
+    kb_rate_addrs_sweep(ws.addrs, 120000, now);
+    sweep(now);
+}
+
+static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
+{
+    (void)w, (void)revents;
+    if (atomic_load(&ws.stop))
+        ev_break(loop, EVBREAK_ALL);
+    else
+        drain_inbox();
 }
 
 static void log_lws(int level, const char *line)
@@ -656,10 +742,8 @@ static void log_lws(int level, const char *line)
 static void *service_main(void *p)
 {
     (void)p;
-    lws_sul_schedule(ws.ctx, 0, &ws.tick, on_tick, LWS_US_PER_SEC);
-    while (!atomic_load(&ws.stop))
-        if (lws_service(ws.ctx, 0) < 0)
-            break;
+    pthread_setname_np(pthread_self(), "kb-chat-ws");
+    ev_run(ws.loop, 0);
     return NULL;
 }
 
@@ -692,12 +776,25 @@ enum kb_err kb_chat_start(const struct kb_chat_config *cfg, int *port)
         return KB_EINVAL;
     }
     raise_nofile();
+    ws.ping_ms = (int64_t)(cfg->ping_secs > 0 ? cfg->ping_secs : 30) * 1000;
     ws.nb = 4096;
     ws.conns = calloc(ws.nb, sizeof *ws.conns);
     ws.convs = calloc(ws.nb, sizeof *ws.convs);
+    /* Connections past CONNS_MAX live until their refusal is written: the rest of those waits
+     * for the next sweep. */
+    ws.ndoomed = CONNS_MAX + 1024;
+    ws.doomed = calloc(ws.ndoomed, sizeof *ws.doomed);
     enum kb_err err = KB_ENOMEM;
-    if (!ws.conns || !ws.convs || kb_rate_addrs_new(&ws.addrs) != KB_OK)
+    if (!ws.conns || !ws.convs || !ws.doomed || kb_rate_addrs_new(&ws.addrs) != KB_OK)
         goto fail;
+    /* epoll where the kernel has it; libev picks the best backend it finds. */
+    ws.loop = ev_loop_new(EVFLAG_AUTO);
+    if (!ws.loop)
+        goto fail;
+    ev_async_init(&ws.wake, on_wake);
+    ev_async_start(ws.loop, &ws.wake);
+    ev_timer_init(&ws.tick, on_tick, 1.0, 1.0);
+    ev_timer_start(ws.loop, &ws.tick);
     err = chat_engine_start(cfg);
     if (err)
         goto fail;
@@ -707,7 +804,9 @@ enum kb_err kb_chat_start(const struct kb_chat_config *cfg, int *port)
     info.port = cfg->port;
     info.iface = cfg->bind;
     info.protocols = protocols;
-    info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBEV;
+    void *loops[1] = {ws.loop};
+    info.foreign_loops = loops;
     info.retry_and_idle_policy = &retry;
     info.timeout_secs = 20;
     pthread_mutex_lock(&ws.mu);
@@ -727,7 +826,11 @@ enum kb_err kb_chat_start(const struct kb_chat_config *cfg, int *port)
     *port = vh ? lws_get_vhost_listen_port(vh) : cfg->port;
     atomic_store(&ws.stop, 0);
     if (pthread_create(&ws.thread, NULL, service_main, NULL) != 0) {
+        pthread_mutex_lock(&ws.mu);
+        ws.accepting = false;
+        pthread_mutex_unlock(&ws.mu);
         lws_context_destroy(ws.ctx);
+        ws.ctx = NULL;
         chat_engine_stop();
         err = KB_ENOMEM;
         goto fail;
@@ -735,11 +838,16 @@ enum kb_err kb_chat_start(const struct kb_chat_config *cfg, int *port)
     ws.running = true;
     return KB_OK;
 fail:
+    if (ws.loop)
+        ev_loop_destroy(ws.loop);
+    ws.loop = NULL;
     free(ws.conns);
     free(ws.convs);
+    free(ws.doomed);
     kb_rate_addrs_free(ws.addrs);
     ws.conns = NULL;
     ws.convs = NULL;
+    ws.doomed = NULL;
     ws.addrs = NULL;
     return err;
 }
@@ -749,14 +857,19 @@ void kb_chat_stop(void)
     if (!ws.running)
         return;
     atomic_store(&ws.stop, 1);
-    lws_cancel_service(ws.ctx);
+    ev_async_send(ws.loop, &ws.wake);
     pthread_join(ws.thread, NULL);
     pthread_mutex_lock(&ws.mu);
     ws.accepting = false;
     pthread_mutex_unlock(&ws.mu);
-    /* Destroying the context closes every connection (LWS_CALLBACK_CLOSED frees them). */
+    /* Destroying the context closes every connection (LWS_CALLBACK_CLOSED frees them); the
+     * loop is ours, and goes after it. */
     lws_context_destroy(ws.ctx);
     ws.ctx = NULL;
+    ev_timer_stop(ws.loop, &ws.tick);
+    ev_async_stop(ws.loop, &ws.wake);
+    ev_loop_destroy(ws.loop);
+    ws.loop = NULL;
     chat_engine_stop();
     pthread_mutex_lock(&ws.mu);
     struct ev *e = ws.in_head;
@@ -775,9 +888,11 @@ void kb_chat_stop(void)
         }
     free(ws.conns);
     free(ws.convs);
+    free(ws.doomed);
     kb_rate_addrs_free(ws.addrs);
     ws.conns = NULL;
     ws.convs = NULL;
+    ws.doomed = NULL;
     ws.addrs = NULL;
     ws.running = false;
 }

@@ -81,6 +81,8 @@ static void usage(void)
          "                    default ws://HOST:PORT/chat with the host the browser used)\n"
          "  --chat-idle T     a conversation idle that long ends (env KB_CHAT_IDLE; seconds, or\n"
          "                    30m, 1h; default 30m)\n"
+         "  --chat-ping T     a silent connection is pinged after T, dropped after 2T (env\n"
+         "                    KB_CHAT_PING; seconds, or 1m; default 30)\n"
          "  --chat-workers N  threads running the bot (env KB_CHAT_WORKERS; default: CPUs)\n"
          "  --chat-rate R     messages a second per conversation (env KB_CHAT_RATE, default 5)\n"
          "  --chat-burst N    ... in bursts of N (env KB_CHAT_BURST, default 20)\n"
@@ -98,7 +100,8 @@ int kb_cli_serve(struct kb_ctx *ctx, int argc, char **argv)
 {
     enum {
         O_CHAT_PORT = 256, O_CHAT_URL, O_CHAT_IDLE, O_CHAT_WORKERS, O_CHAT_RATE, O_CHAT_BURST,
-        O_CHAT_CONN, O_CHAT_NEW, O_CRM_URL, O_CRM_SECRET, O_CRM_SECRET_FILE, O_LOG_DAYS
+        O_CHAT_CONN, O_CHAT_NEW, O_CRM_URL, O_CRM_SECRET, O_CRM_SECRET_FILE, O_LOG_DAYS,
+        O_CHAT_PING
     };
     static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
                                          {"bind", required_argument, NULL, 'b'},
@@ -109,6 +112,7 @@ int kb_cli_serve(struct kb_ctx *ctx, int argc, char **argv)
                                          {"chat-port", required_argument, NULL, O_CHAT_PORT},
                                          {"chat-url", required_argument, NULL, O_CHAT_URL},
                                          {"chat-idle", required_argument, NULL, O_CHAT_IDLE},
+                                         {"chat-ping", required_argument, NULL, O_CHAT_PING},
                                          {"chat-workers", required_argument, NULL, O_CHAT_WORKERS},
                                          {"chat-rate", required_argument, NULL, O_CHAT_RATE},
                                          {"chat-burst", required_argument, NULL, O_CHAT_BURST},
@@ -132,7 +136,7 @@ int kb_cli_serve(struct kb_ctx *ctx, int argc, char **argv)
         .threads = 0,
     };
     struct kb_chat_config chat = {
-        .db_path = ctx->db, .port = 8081, .idle_secs = 1800, .msg_rate = 5, .msg_burst = 20,
+        .db_path = ctx->db, .port = 8081, .idle_secs = 1800, .ping_secs = 30, .msg_rate = 5, .msg_burst = 20,
         .conn_max = 50, .starts_per_min = 30};
     struct kb_crm_config crm = {
         .db_path = ctx->db,
@@ -150,7 +154,7 @@ int kb_cli_serve(struct kb_ctx *ctx, int argc, char **argv)
                 {"KB_CHAT_IDLE", O_CHAT_IDLE}, {"KB_CHAT_WORKERS", O_CHAT_WORKERS},
                 {"KB_CHAT_RATE", O_CHAT_RATE}, {"KB_CHAT_BURST", O_CHAT_BURST},
                 {"KB_CHAT_CONN_MAX", O_CHAT_CONN}, {"KB_CHAT_NEW_MAX", O_CHAT_NEW},
-                {"KB_SEARCH_LOG_DAYS", O_LOG_DAYS}};
+                {"KB_SEARCH_LOG_DAYS", O_LOG_DAYS}, {"KB_CHAT_PING", O_CHAT_PING}};
     const char *vals[sizeof envs / sizeof envs[0] + 64] = {0};
     int keys[sizeof envs / sizeof envs[0] + 64] = {0};
     size_t nvals = 0;
@@ -197,6 +201,11 @@ int kb_cli_serve(struct kb_ctx *ctx, int argc, char **argv)
             v = parse_duration(s);
             bad = v < 0;
             chat.idle_secs = (int)v;
+            break;
+        case O_CHAT_PING:
+            v = parse_duration(s);
+            bad = v < 1 || v > 3600;
+            chat.ping_secs = (int)v;
             break;
         default: break;
         }

@@ -284,6 +284,7 @@ static void deliver_one(struct kb_store *st, const struct kb_outbox_row *ev)
 static void *delivery_main(void *p)
 {
     (void)p;
+    pthread_setname_np(pthread_self(), "kb-crm-delivery");
     struct kb_store *st = NULL;
     while (!stopping() && kb_store_open(dl.db_path, false, &st) != KB_OK)
         wait_until(now_ms() + 1000);

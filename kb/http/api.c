@@ -1,7 +1,8 @@
 /* kb/http/api.c: the JSON API under /api/v1/ (contract: other tools rely on these shapes).
  *
- *   GET  search?q=&lang=&category=&limit=&offset=&verbatim=   ranked results, facets,
- *        did_you_mean, corrected_query
+ *   GET  search?q=&lang=&category=&tag=&audience=&prefix=&limit=&offset=&verbatim=
+ *        ranked results, facets, did_you_mean, corrected_query (verbatim=1: the words as
+ *        typed, no typo correction; the search page's "search instead for" link)
  *   GET  suggest?q=&lang=                            titles for search-as-you-type
  *   GET  articles/<slug>                             one public article
  *   POST articles/<slug>/feedback  {"helpful":bool,"comment"?:string}
@@ -11,6 +12,7 @@
  * public, published articles: the scope is fixed here and filtered in search/ and store. */
 #include "kb/http/api.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,7 +38,8 @@ static json_t *hit_json(const struct search_hit *h)
               put_str(o, "slug", h->slug) || put_str(o, "title", h->title) ||
               put_str(o, "url", url.data) || put_str(o, "snippet", h->snippet) ||
               json_object_set_new_nocheck(o, "score", json_real(h->score)) ||
-              put_str(o, "category", h->category) || put_str(o, "lang", h->lang);
+              put_str(o, "category", h->category) || put_str(o, "lang", h->lang) ||
+              put_str(o, "audience", h->audience ? h->audience : "public");
     kb_buf_release(&url);
     if (bad) {
         json_decref(o);
@@ -101,18 +104,31 @@ void kb_api_search(struct kb_req *req, struct kb_resp *resp)
         return;
     }
     const char *q = kb_req_arg(req, "q");
+    const char *audience = kb_req_arg(req, "audience");
+    const char *prefix = kb_req_arg(req, "prefix");
+    if ((audience && strcmp(audience, "public") != 0 && strcmp(audience, "internal") != 0) ||
+        (prefix && strcmp(prefix, "0") != 0 && strcmp(prefix, "1") != 0)) {
+        kb_resp_json_error(resp, 400, "invalid_parameter",
+                           "audience is public or internal, prefix 0 or 1");
+        return;
+    }
     struct search_index *idx = kb_worker_index(req->w, req->cfg->db_path);
     if (!idx) {
         index_unavailable(resp);
         return;
     }
+    /* Filters narrow the caller's scope (search/ applies it first): an anonymous caller
+     * asking for audience=internal gets nothing. */
     struct search_query sq = {
         .text = q ? q : "",
         .lang = kb_req_arg(req, "lang"),
         .category = kb_req_arg(req, "category"),
+        .tag = kb_req_arg(req, "tag"),
+        .audience = audience,
         .scope = req->search_scope,
         .offset = (size_t)offset,
         .limit = (size_t)limit,
+        .prefix_last = prefix && strcmp(prefix, "1") == 0,
         .verbatim = verbatim == 1,
     };
     struct search_result *r = NULL;
@@ -123,11 +139,21 @@ void kb_api_search(struct kb_req *req, struct kb_resp *resp)
     }
     char token[KB_USAGE_TOKEN_MAX] = "";
     if (q) {
-        kb_usage_search(q, sq.lang, (int64_t)r->total, kb_http_allow(req, KB_LIMIT_SEARCH_LOG),
-                        token);
+        /* A prefix search is a word being typed, not a search someone made: not logged. */
+        if (!sq.prefix_last)
+            kb_usage_search(q, sq.lang, (int64_t)r->total,
+                            kb_http_allow(req, KB_LIMIT_SEARCH_LOG), token);
         kb_metrics_search(r->total, r->took_ms);
     }
-    kb_resp_json(resp, kb_http_search_json(r, token[0] ? token : NULL));
+    json_t *out = kb_http_search_json(r, token[0] ? token : NULL);
+    /* Editors see drafts and articles in review too: each result says which. */
+    json_t *results = req->search_scope == SEARCH_SCOPE_ALL ? json_object_get(out, "results")
+                                                            : NULL;
+    for (size_t i = 0; results && i < r->nhits; i++)
+        json_object_set_new_nocheck(json_array_get(results, i), "status",
+                                    json_string(r->hits[i].status ? r->hits[i].status
+                                                                  : "published"));
+    kb_resp_json(resp, out);
     search_result_free(r);
 }
 
@@ -197,6 +223,20 @@ static void article_get(struct kb_req *req, struct kb_resp *resp, const char *sl
                                                           "title", tr[i]->title));
         kb_article_rows_free(tr, ntr);
     }
+    /* The internal articles that go with it (see_also, either way): none in the public
+     * scope. */
+    json_t *companions = json_array();
+    if (kb_store_companions(req->w->st, a, req->scope, 20, &tr, &ntr) == KB_OK) {
+        for (size_t i = 0; i < ntr; i++) {
+            char curl[160];
+            snprintf(curl, sizeof curl, "/a/%s", tr[i]->slug);
+            json_array_append_new(companions,
+                                  json_pack("{s:s, s:s, s:s, s:s, s:s}", "slug", tr[i]->slug,
+                                            "lang", tr[i]->lang, "title", tr[i]->title, "url",
+                                            curl, "audience", tr[i]->audience));
+        }
+        kb_article_rows_free(tr, ntr);
+    }
     struct kb_buf url;
     kb_buf_init(&url, 512);
     KB_IGNORE(kb_buf_printf(&url, "/a/%s", a->slug));
@@ -208,6 +248,9 @@ static void article_get(struct kb_req *req, struct kb_resp *resp, const char *sl
         json_or_empty_array(a->questions), "html", a->html, "text", a->text, "url",
         url.data ? url.data : "", "revision", (json_int_t)a->revision, "updated_at",
         (json_int_t)a->updated_at, "translations", translations);
+    json_object_set_new(o, "audience", json_string(a->audience));
+    json_object_set_new(o, "status", json_string(a->status));
+    json_object_set_new(o, "companions", companions);
     kb_buf_release(&url);
     kb_article_row_free(a);
     kb_resp_json(resp, o);

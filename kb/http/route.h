@@ -40,7 +40,7 @@ struct kb_param {
     size_t max;  /* byte limit of the value */
 };
 
-#define KB_REQ_MAX_PARAMS 8
+#define KB_REQ_MAX_PARAMS 12
 
 struct kb_req {
     void *conn;                    /* struct MHD_Connection */
@@ -185,6 +185,30 @@ void kb_http_actor(const struct kb_req *req, char *out, size_t n);
 void kb_page_cases(struct kb_req *req, struct kb_resp *resp);
 void kb_page_case(struct kb_req *req, struct kb_resp *resp);
 void kb_page_case_post(struct kb_req *req, struct kb_resp *resp);
+
+/* api_agent.c: the agents' console's own API (see the file for the contract) */
+void kb_api_agent_recent(struct kb_req *req, struct kb_resp *resp);
+void kb_api_agent_pins(struct kb_req *req, struct kb_resp *resp);
+void kb_api_agent_filters(struct kb_req *req, struct kb_resp *resp);
+void kb_api_flag_add(struct kb_req *req, struct kb_resp *resp);
+void kb_api_flags(struct kb_req *req, struct kb_resp *resp);
+void kb_api_flag(struct kb_req *req, struct kb_resp *resp);
+struct kb_flag;
+/* A flag as the API shows it (new reference; NULL when out of memory). */
+json_t *kb_http_flag_json(const struct kb_flag *f);
+/* The id of a flag's path segment ("42"), 0 when it is not one. */
+int64_t kb_http_flag_id(const char *s);
+/* Move flag id to status ("open", "handled") as the request's caller, through the writer
+ * with its audit entry (flag.open, flag.handled); *changed false when it was there already.
+ * KB_ENOTFOUND: no such flag; KB_EBUSY: the writer's queue is full. */
+enum kb_err kb_http_flag_set(struct kb_req *req, int64_t id, const char *status,
+                             bool *changed) KB_MUST_CHECK;
+
+/* pages_agent.c: the console's page shell (its data comes from the API) and the editors'
+ * list of flags (server-rendered, works without JavaScript) */
+void kb_page_agent(struct kb_req *req, struct kb_resp *resp);
+void kb_page_flags(struct kb_req *req, struct kb_resp *resp);
+void kb_page_flag_post(struct kb_req *req, struct kb_resp *resp);
 
 /* auth_pages.c: signing in and out, pages and API */
 void kb_page_login(struct kb_req *req, struct kb_resp *resp);

@@ -8,6 +8,17 @@
 static const struct kb_param p_search[] = {{"q", 4096},   {"lang", 16},  {"category", 200},
                                            {"limit", 8},   {"offset", 8}, {"page", 8},
                                            {"verbatim", 1}, {NULL, 0}};
+/* The search API (the console's too): the filters narrow the caller's scope; prefix=1 for
+ * search as you type; verbatim=1 searches the words as typed (no typo correction). At most
+ * KB_REQ_MAX_PARAMS. */
+static const struct kb_param p_api_search[] = {{"q", 4096},    {"lang", 16},    {"category", 200},
+                                               {"tag", 200},   {"audience", 8}, {"prefix", 1},
+                                               {"limit", 8},   {"offset", 8},   {"verbatim", 1},
+                                               {NULL, 0}};
+static const struct kb_param p_agent[] = {{"q", 4096}, {"lang", 16}, {NULL, 0}};
+static const struct kb_param p_flags[] = {{"status", 8}, {"limit", 8}, {"offset", 8}, {NULL, 0}};
+static const struct kb_param p_flags_page[] = {{"status", 8}, {"page", 8}, {"lang", 16},
+                                               {NULL, 0}};
 static const struct kb_param p_suggest[] = {{"q", 500}, {"lang", 16}, {NULL, 0}};
 static const struct kb_param p_lang[] = {{"lang", 16}, {NULL, 0}};
 static const struct kb_param p_article[] = {{"lang", 16}, {"s", KB_USAGE_TOKEN_MAX}, {"thanks", 1},
@@ -40,6 +51,11 @@ const struct kb_route kb_routes[] = {
     {"GET", "/agent/cases", kb_page_cases, p_cases_page, KB_ROUTE_PAGE, 0, KB_ROLE_AGENT},
     {"GET", "/agent/cases/", kb_page_case, p_case_page, KB_ROUTE_PAGE, 0, KB_ROLE_AGENT},
     {"POST", "/agent/cases/", kb_page_case_post, p_lang, KB_ROUTE_PAGE, 0, KB_ROLE_AGENT},
+    /* the agents' console (pages_agent.c: the page shell; its data comes from the API) and
+     * the editors' list of flags (works without JavaScript) */
+    {"GET", "/agent", kb_page_agent, p_agent, KB_ROUTE_PAGE, 0, KB_ROLE_AGENT},
+    {"GET", "/agent/flags", kb_page_flags, p_flags_page, KB_ROUTE_PAGE, 0, KB_ROLE_EDITOR},
+    {"POST", "/agent/flags/", kb_page_flag_post, p_lang, KB_ROUTE_PAGE, 0, KB_ROLE_EDITOR},
     /* operations */
     {"GET", "/healthz", kb_api_healthz, p_none, KB_ROUTE_OTHER, 1, KB_ROLE_NONE},
     {"GET", "/metrics", kb_api_metrics, p_none, KB_ROUTE_OTHER, 1, KB_ROLE_NONE},
@@ -50,12 +66,15 @@ const struct kb_route kb_routes[] = {
      KB_ROLE_NONE},
     {"DELETE", "/api/v1/session", kb_api_session_delete, p_none, KB_ROUTE_API_OTHER, 1,
      KB_ROLE_AGENT},
-    {"GET", "/api/v1/search", kb_api_search, p_search, KB_ROUTE_API_SEARCH, 1, KB_ROLE_NONE},
+    {"GET", "/api/v1/search", kb_api_search, p_api_search, KB_ROUTE_API_SEARCH, 1,
+     KB_ROLE_NONE},
     {"GET", "/api/v1/suggest", kb_api_suggest, p_suggest, KB_ROUTE_API_OTHER, 1, KB_ROLE_NONE},
     {"GET", "/api/v1/categories", kb_api_categories, p_lang, KB_ROUTE_API_OTHER, 1,
      KB_ROLE_NONE},
     {"GET", "/api/v1/articles/*/cases", kb_api_article_cases, p_none, KB_ROUTE_API_OTHER, 1,
      KB_ROLE_EDITOR},
+    {"POST", "/api/v1/articles/*/flags", kb_api_flag_add, p_none, KB_ROUTE_API_OTHER, 1,
+     KB_ROLE_AGENT},
     {"GET", "/api/v1/articles/", kb_api_article, p_lang, KB_ROUTE_API_OTHER, 1, KB_ROLE_NONE},
     {"POST", "/api/v1/articles/", kb_api_article, p_none, KB_ROUTE_API_OTHER, 1, KB_ROLE_NONE},
     /* the agents' cases inbox (api_cases.c) */
@@ -63,6 +82,21 @@ const struct kb_route kb_routes[] = {
     {"GET", "/api/v1/cases/", kb_api_case, p_none, KB_ROUTE_API_OTHER, 1, KB_ROLE_AGENT},
     {"PATCH", "/api/v1/cases/", kb_api_case, p_none, KB_ROUTE_API_OTHER, 1, KB_ROLE_AGENT},
     {"POST", "/api/v1/cases/", kb_api_case, p_none, KB_ROUTE_API_OTHER, 1, KB_ROLE_AGENT},
+    /* the agents' console (api_agent.c): each agent's desk, the filters, the flags */
+    {"GET", "/api/v1/agent/recent", kb_api_agent_recent, p_none, KB_ROUTE_API_OTHER, 1,
+     KB_ROLE_AGENT},
+    {"POST", "/api/v1/agent/recent", kb_api_agent_recent, p_none, KB_ROUTE_API_OTHER, 1,
+     KB_ROLE_AGENT},
+    {"GET", "/api/v1/agent/pins", kb_api_agent_pins, p_none, KB_ROUTE_API_OTHER, 1,
+     KB_ROLE_AGENT},
+    {"POST", "/api/v1/agent/pins", kb_api_agent_pins, p_none, KB_ROUTE_API_OTHER, 1,
+     KB_ROLE_AGENT},
+    {"DELETE", "/api/v1/agent/pins/", kb_api_agent_pins, p_none, KB_ROUTE_API_OTHER, 1,
+     KB_ROLE_AGENT},
+    {"GET", "/api/v1/agent/filters", kb_api_agent_filters, p_lang, KB_ROUTE_API_OTHER, 1,
+     KB_ROLE_AGENT},
+    {"GET", "/api/v1/flags", kb_api_flags, p_flags, KB_ROUTE_API_OTHER, 1, KB_ROLE_EDITOR},
+    {"PATCH", "/api/v1/flags/", kb_api_flag, p_none, KB_ROUTE_API_OTHER, 1, KB_ROLE_EDITOR},
 };
 
 const size_t kb_nroutes = sizeof kb_routes / sizeof kb_routes[0];

@@ -376,13 +376,17 @@ static const char *mime_for(const char *name)
 
 static void serve_static(struct kb_req *req, struct kb_resp *resp, const char *name)
 {
-    /* Only plain names: no '..', no hidden files, no sub-folders. */
-    size_t n = strlen(name);
+    /* Only plain names, in static/ or one folder below it (the console's modules,
+     * static/agent/): no '..', no hidden files or folders, no empty segment. */
+    size_t n = strlen(name), slashes = 0;
     int ok = n > 0 && n < 100 && name[0] != '.';
-    for (size_t i = 0; ok && i < n; i++)
+    for (size_t i = 0; ok && i < n; i++) {
         ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
              (name[i] >= '0' && name[i] <= '9') || name[i] == '-' || name[i] == '_' ||
-             name[i] == '.';
+             name[i] == '.' || name[i] == '/';
+        if (name[i] == '/')
+            ok = ok && ++slashes == 1 && i + 1 < n && name[i + 1] != '.';
+    }
     if (!ok || strstr(name, "..")) {
         kb_page_not_found(req, resp);
         return;

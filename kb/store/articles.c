@@ -4,6 +4,8 @@
  *            audience, status, translation_of, extra JSON, source_path, content_hash,
  *            revision, seen_run, views, helpful_yes, helpful_no, created_at, updated_at)
  *   revisions(article_id, revision, content_hash, source, created_at)  -- every version kept
+ *   article_links(article_id, slug)  -- the article's see_also, replaced with each revision;
+ *            the slug may name no article (yet): links are resolved when they are read
  *
  * The rendered HTML and plain text are not stored (migrations 2-4 dropped them): kb/articles
  * renders them from the current revision's source when an article is shown. */
@@ -53,6 +55,10 @@ static const char SQL_UPDATE[] =
     "content_hash=?13, seen_run=?14, updated_at=?15, revision=revision+1 "
     "WHERE slug=?1 RETURNING id, revision";
 
+static const char SQL_LINKS_CLEAR[] = "DELETE FROM article_links WHERE article_id = ?1";
+static const char SQL_LINK_ADD[] =
+    "INSERT OR IGNORE INTO article_links(article_id, slug) VALUES (?1, ?2)";
+
 static const char SQL_SEEN[] =
     "UPDATE articles SET seen_run = ?2 WHERE id = ?1";
 
@@ -99,6 +105,22 @@ static void hash_hex(const char *raw, size_t n, char hex[65])
     unsigned char h[32];
     crypto_generichash(h, sizeof h, (const unsigned char *)raw, n, NULL, 0);
     sodium_bin2hex(hex, 65, h, sizeof h);
+}
+
+/* The article's see_also as its article_links rows, replacing the previous revision's. */
+static enum kb_err put_links(struct kb_store *st, int64_t id, const struct kb_store_article *a)
+{
+    enum kb_err err = kb_store_step_id(st, SQL_LINKS_CLEAR, id, "clear links");
+    for (size_t i = 0; !err && i < a->nsee_also; i++) {
+        sqlite3_stmt *s = kb_store_stmt(st, SQL_LINK_ADD);
+        if (!s)
+            return KB_EDB;
+        sqlite3_bind_int64(s, 1, id);
+        sqlite3_bind_text(s, 2, a->see_also[i], -1, SQLITE_STATIC);
+        err = sqlite3_step(s) == SQLITE_DONE ? KB_OK : kb_store_fail(st, "link");
+        sqlite3_reset(s);
+    }
+    return err;
 }
 
 enum kb_err kb_store_put_article(struct kb_store *st, const struct kb_store_article *a,
@@ -204,7 +226,9 @@ enum kb_err kb_store_put_article(struct kb_store *st, const struct kb_store_arti
         err = kb_store_fail(st, "revision");
         goto out;
     }
-    err = kb_store_queue_article(st, id, now);
+    err = put_links(st, id, a);
+    if (!err)
+        err = kb_store_queue_article(st, id, now);
     if (!err)
         *info = (struct kb_put_info){exists ? KB_PUT_UPDATED : KB_PUT_CREATED, id, now};
 out:
@@ -439,6 +463,30 @@ enum kb_err kb_store_translations(struct kb_store *st, const struct kb_article_r
     return err;
 }
 
+enum kb_err kb_store_companions(struct kb_store *st, const struct kb_article_row *a,
+                                enum kb_store_scope scope, size_t limit,
+                                struct kb_article_row ***rows, size_t *n)
+{
+    *rows = NULL;
+    *n = 0;
+    if (scope == KB_SCOPE_PUBLIC)
+        return KB_OK;
+    sqlite3_stmt *s = kb_store_stmt(st,
+    "SELECT " ROW_COLUMNS " FROM articles WHERE " SCOPE_SQL " AND audience = 'internal'"
+    " AND id <> ?2 AND (id IN (SELECT article_id FROM article_links WHERE slug = ?3)"
+    " OR slug IN (SELECT slug FROM article_links WHERE article_id = ?2))"
+    " ORDER BY title COLLATE NOCASE, id LIMIT ?4");
+    if (!s)
+        return KB_EDB;
+    sqlite3_bind_int(s, 1, (int)scope);
+    sqlite3_bind_int64(s, 2, a->id);
+    sqlite3_bind_text(s, 3, a->slug, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, (int64_t)limit);
+    enum kb_err err = collect_rows(st, s, rows, n);
+    sqlite3_reset(s);
+    return err;
+}
+
 void kb_categories_free(struct kb_category *cats, size_t n)
 {
     for (size_t i = 0; cats && i < n; i++) {
@@ -489,6 +537,55 @@ enum kb_err kb_store_categories(struct kb_store *st, enum kb_store_scope scope, 
     if (err) {
         kb_categories_free(*cats, *n);
         *cats = NULL;
+        *n = 0;
+    }
+    return err;
+}
+
+void kb_tags_free(struct kb_tag *tags, size_t n)
+{
+    for (size_t i = 0; tags && i < n; i++)
+        free(tags[i].name);
+    free(tags);
+}
+
+enum kb_err kb_store_tags(struct kb_store *st, enum kb_store_scope scope, const char *lang,
+                          size_t limit, struct kb_tag **tags, size_t *n)
+{
+    *tags = NULL;
+    *n = 0;
+    sqlite3_stmt *s = kb_store_stmt(st,
+    "SELECT j.value, count(*) AS c FROM articles, json_each(articles.tags) j WHERE " SCOPE_SQL
+    " AND (?2 IS NULL OR lang = ?2) AND j.type = 'text' GROUP BY j.value"
+    " ORDER BY c DESC, j.value LIMIT ?3");
+    if (!s)
+        return KB_EDB;
+    sqlite3_bind_int(s, 1, (int)scope);
+    if (lang && *lang)
+        sqlite3_bind_text(s, 2, lang, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, (int64_t)limit);
+    enum kb_err err = KB_OK;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct kb_tag *p = realloc(*tags, (*n + 1) * sizeof *p);
+        if (!p) {
+            err = KB_ENOMEM;
+            break;
+        }
+        *tags = p;
+        struct kb_tag *t = &(*tags)[(*n)++];
+        t->count = (size_t)sqlite3_column_int64(s, 1);
+        if (!(t->name = kb_store_col_dup(s, 0))) {
+            err = KB_ENOMEM;
+            break;
+        }
+    }
+    if (!err && rc != SQLITE_DONE)
+        err = kb_store_fail(st, "tags");
+    sqlite3_reset(s);
+    if (err) {
+        kb_tags_free(*tags, *n);
+        *tags = NULL;
         *n = 0;
     }
     return err;

@@ -22,6 +22,8 @@ struct kb_store_article {
     size_t ntags;
     char *const *questions;
     size_t nquestions;
+    char *const *see_also; /* slugs of the articles it goes with (article_links) */
+    size_t nsee_also;
 };
 
 /* What kb_store_put_article did, to which row, at what time (its updated_at). */
@@ -78,6 +80,13 @@ enum kb_err kb_store_translations(struct kb_store *st, const struct kb_article_r
                                   enum kb_store_scope scope, struct kb_article_row ***rows,
                                   size_t *n) KB_MUST_CHECK;
 
+/* An article's internal companions: the internal articles visible in scope that it links to
+ * (its see_also) or that link to it (theirs), itself aside, by title, at most `limit`. None
+ * in the public scope. *rows as kb_store_list's. */
+enum kb_err kb_store_companions(struct kb_store *st, const struct kb_article_row *a,
+                                enum kb_store_scope scope, size_t limit,
+                                struct kb_article_row ***rows, size_t *n) KB_MUST_CHECK;
+
 struct kb_category {
     char *name, *slug, *lang;
     size_t count;
@@ -86,6 +95,17 @@ struct kb_category {
 enum kb_err kb_store_categories(struct kb_store *st, enum kb_store_scope scope, const char *lang,
                                 struct kb_category **cats, size_t *n) KB_MUST_CHECK;
 void kb_categories_free(struct kb_category *cats, size_t n);
+
+/* A tag and how many articles visible in scope carry it. */
+struct kb_tag {
+    char *name;
+    size_t count;
+};
+/* The tags of the articles visible in scope (lang NULL = all), the most used first, then by
+ * name, at most limit. Caller frees with kb_tags_free. */
+enum kb_err kb_store_tags(struct kb_store *st, enum kb_store_scope scope, const char *lang,
+                          size_t limit, struct kb_tag **tags, size_t *n) KB_MUST_CHECK;
+void kb_tags_free(struct kb_tag *tags, size_t n);
 
 enum kb_err kb_store_record_view(struct kb_store *st, int64_t id) KB_MUST_CHECK;
 

@@ -27,6 +27,9 @@
  *                user_id, csrf, created_at, seen_at, ended_at), api_tokens(name, role,
  *                token_hash, ...)
  *   audit.c      audit(at, actor, action, target, address, detail)
+ *   articles.c   article_links(article_id, slug): each article's see_also
+ *   desk.c       agent_recent(user_id, article_id, at), agent_pins(user_id, article_id, at)
+ *   flags.c      article_flags(id, article_id, reason, comment, author, at, status, ...)
  *   outbox.c     outbox(event_id, type, case_id, payload, state, attempts, next_at, ...),
  *                outbox_attempts(event_id, attempt, url, started_at, finished_at, status,
  *                error), crm_endpoints(url, disabled_at, reason)
@@ -313,6 +316,47 @@ static const char *const migrations[] = {
     " linked_at INTEGER NOT NULL,"
     " PRIMARY KEY (case_id, article_id)) WITHOUT ROWID;"
     "CREATE INDEX case_articles_article ON case_articles(article_id);",
+    /* 9: the agents' console (articles.c, desk.c, flags.c): the articles each article goes
+     * with (front matter see_also; a file imported before kb knew the key kept it in extra,
+     * moved here), each agent's recently viewed and pinned articles, and the flags agents
+     * raise on articles (wrong, outdated, missing) for the editors. */
+    "CREATE TABLE article_links("
+    " article_id INTEGER NOT NULL REFERENCES articles(id),"
+    " slug TEXT NOT NULL,"
+    " PRIMARY KEY (article_id, slug)) WITHOUT ROWID;"
+    "CREATE INDEX article_links_slug ON article_links(slug);"
+    "INSERT OR IGNORE INTO article_links(article_id, slug)"
+    " SELECT a.id, j.value FROM articles a, json_each(a.extra, '$.see_also') j"
+    " WHERE json_valid(a.extra) AND json_type(a.extra, '$.see_also') = 'array'"
+    " AND j.type = 'text';"
+    "INSERT OR IGNORE INTO article_links(article_id, slug)"
+    " SELECT id, json_extract(extra, '$.see_also') FROM articles"
+    " WHERE json_valid(extra) AND json_type(extra, '$.see_also') = 'text';"
+    "UPDATE articles SET extra = json_remove(extra, '$.see_also')"
+    " WHERE json_valid(extra) AND json_type(extra, '$.see_also') IS NOT NULL;"
+    "CREATE TABLE agent_recent("
+    " user_id INTEGER NOT NULL REFERENCES users(id),"
+    " article_id INTEGER NOT NULL REFERENCES articles(id),"
+    " at INTEGER NOT NULL,"
+    " PRIMARY KEY (user_id, article_id)) WITHOUT ROWID;"
+    "CREATE INDEX agent_recent_at ON agent_recent(user_id, at);"
+    "CREATE TABLE agent_pins("
+    " user_id INTEGER NOT NULL REFERENCES users(id),"
+    " article_id INTEGER NOT NULL REFERENCES articles(id),"
+    " at INTEGER NOT NULL,"
+    " PRIMARY KEY (user_id, article_id)) WITHOUT ROWID;"
+    "CREATE TABLE article_flags("
+    " id INTEGER PRIMARY KEY,"
+    " article_id INTEGER NOT NULL REFERENCES articles(id),"
+    " reason TEXT NOT NULL CHECK (reason IN ('wrong','outdated','missing')),"
+    " comment TEXT NOT NULL DEFAULT '',"
+    " author TEXT NOT NULL,"
+    " at INTEGER NOT NULL,"
+    " status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open','handled')),"
+    " handled_by TEXT,"
+    " handled_at INTEGER);"
+    "CREATE INDEX article_flags_status ON article_flags(status, id);"
+    "CREATE INDEX article_flags_article ON article_flags(article_id);",
 };
 
 const char *kb_store_errmsg(struct kb_store *st)

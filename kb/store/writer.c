@@ -87,6 +87,7 @@ out:
 static void *writer_main(void *p)
 {
     struct kb_store_writer *w = p;
+    pthread_setname_np(pthread_self(), "kb-writer");
     for (;;) {
         pthread_mutex_lock(&w->mu);
         while (!w->head && !w->stopping)

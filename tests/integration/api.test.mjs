@@ -23,7 +23,8 @@ test('search response has exactly the contract fields, best first', async () => 
   assert.equal(r.body.results[0].slug, 'rendez-vous-revision');
   for (const hit of r.body.results) {
     assert.deepEqual(Object.keys(hit).sort(),
-      ['category', 'lang', 'score', 'slug', 'snippet', 'title', 'url']);
+      ['audience', 'category', 'lang', 'score', 'slug', 'snippet', 'title', 'url']);
+    assert.equal(hit.audience, 'public', 'an anonymous caller sees public articles only');
     assert.equal(hit.url, '/a/' + hit.slug);
     assert.equal(hit.lang, 'fr');
   }

@@ -323,6 +323,38 @@ test('a connection that never speaks is closed; a client vanishing mid-frame cos
   }
 });
 
+test('keepalive: a silent peer is pinged; one that answers stays, one that does not is dropped', async () => {
+  const srv = await serve({ args: ['--chat-ping', '1'] });
+  const { default: WebSocket } = await import('ws');
+  const open = (autoPong) => new Promise((resolve, reject) => {
+    const ws = new WebSocket(srv.chatUrl, { autoPong });
+    const s = { ws, pings: 0, closed: null, started: false };
+    ws.on('ping', () => { s.pings++; });
+    ws.on('message', (d) => { if (JSON.parse(d.toString()).type === 'started') s.started = true; });
+    ws.on('close', (code) => { s.closed = { code, at: Date.now() }; });
+    ws.on('open', () => { ws.send(JSON.stringify({ type: 'start', lang: 'fr' })); resolve(s); });
+    ws.on('error', reject);
+  });
+  try {
+    const t0 = Date.now();
+    const answers = await open(true);
+    const mute = await open(false);
+    await new Promise((r) => setTimeout(r, 6000));
+    assert.ok(answers.started && mute.started);
+    // Pinged after 1 s of silence, again after each pong: alive after 6 s.
+    assert.ok(answers.pings >= 2, `pings: ${answers.pings}`);
+    assert.equal(answers.closed, null);
+    assert.equal(answers.ws.readyState, WebSocket.OPEN);
+    // Pinged once, no pong: dropped after 2 s of silence (the sweep runs once a second).
+    assert.equal(mute.pings, 1);
+    assert.ok(mute.closed, 'the mute peer is dropped');
+    assert.ok(mute.closed.at - t0 >= 1900 && mute.closed.at - t0 < 5000, `after ${mute.closed.at - t0} ms`);
+    answers.ws.close();
+  } finally {
+    await srv.stop();
+  }
+});
+
 test('the case frame follows the reply; kb case show has the case; outcome is case', async () => {
   const srv = await serve();
   try {

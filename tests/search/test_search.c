@@ -871,8 +871,9 @@ static void scope_decides_everything(void **state)
     assert_null(r->corrected_query);
     assert_null(r->did_you_mean);
     search_result_free(r);
-    /* Scopes the API does not know are public. */
-    r = srun(rd, "immobilisasion", (enum search_scope)7, false);
+    /* Scopes the API does not know are public (3: the only unknown value C++ may hold in
+     * this enum without undefined behaviour, which UBSan reports). */
+    r = srun(rd, "immobilisasion", (enum search_scope)3, false);
     assert_int_equal(r->nhits, 0);
     assert_null(r->corrected_query);
     search_result_free(r);
@@ -1062,6 +1063,79 @@ static void long_messages_find_and_mark(void **state)
     search_result_free(r);
 }
 
+/* The caller's filters (tag, audience, category) narrow its scope, never widen it; each hit
+ * says its audience and status. */
+static void filters_and_hit_audience(void **state)
+{
+    (void)state;
+    struct search_index *r = NULL;
+    assert_int_equal(search_index_open(dir, false, &r), KB_OK);
+    struct search_query q = {.text = "véhicule", .lang = "fr", .scope = SEARCH_SCOPE_ALL};
+    struct search_result *res = NULL;
+    assert_int_equal(search_run(r, &q, &res), KB_OK);
+    assert_true(has(res, "remise-maximale") && has(res, "brouillon") && has(res, "essai"));
+    for (size_t i = 0; i < res->nhits; i++) {
+        const struct search_hit *h = &res->hits[i];
+        bool internal = strcmp(h->slug, "remise-maximale") == 0;
+        bool draft = strcmp(h->slug, "brouillon") == 0;
+        assert_string_equal(h->audience, internal ? "internal" : "public");
+        assert_string_equal(h->status, draft ? "draft" : "published");
+    }
+    search_result_free(res);
+    /* audience=internal: the internal article alone; for a public caller, nothing. */
+    q.audience = "internal";
+    assert_int_equal(search_run(r, &q, &res), KB_OK);
+    assert_int_equal(res->nhits, 1);
+    assert_string_equal(res->hits[0].slug, "remise-maximale");
+    assert_int_equal(res->total, 1);
+    search_result_free(res);
+    q.scope = SEARCH_SCOPE_PUBLIC;
+    assert_int_equal(search_run(r, &q, &res), KB_OK);
+    assert_int_equal(res->nhits, 0);
+    assert_int_equal(res->nfacets, 0);
+    search_result_free(res);
+    /* audience=public leaves the internal one out of an agent's results. */
+    q.scope = SEARCH_SCOPE_INTERNAL;
+    q.audience = "public";
+    assert_int_equal(search_run(r, &q, &res), KB_OK);
+    assert_true(res->nhits > 0 && !has(res, "remise-maximale"));
+    search_result_free(res);
+    /* A tag, folded as the tags are ("Atelier" is the tag "atelier"), with the scope's
+     * filter still applied; an unknown audience or tag matches nothing. */
+    q.audience = NULL;
+    q.tag = "Atelier";
+    assert_int_equal(search_run(r, &q, &res), KB_OK);
+    assert_int_equal(res->nhits, 1);
+    assert_string_equal(res->hits[0].slug, "rendez-vous-revision");
+    search_result_free(res);
+    q.tag = "nothing-tagged";
+    assert_int_equal(search_run(r, &q, &res), KB_OK);
+    assert_int_equal(res->nhits, 0);
+    search_result_free(res);
+    q.tag = NULL;
+    q.audience = "secret";
+    assert_int_equal(search_run(r, &q, &res), KB_OK);
+    assert_int_equal(res->nhits, 0);
+    search_result_free(res);
+    /* Tag and category together: both must hold. */
+    q.audience = NULL;
+    q.tag = "atelier";
+    q.category = "Garantie";
+    assert_int_equal(search_run(r, &q, &res), KB_OK);
+    assert_int_equal(res->nhits, 0);
+    search_result_free(res);
+    q.category = "Après-vente";
+    assert_int_equal(search_run(r, &q, &res), KB_OK);
+    assert_int_equal(res->nhits, 1);
+    search_result_free(res);
+    /* Suggestions say the audience too. */
+    assert_int_equal(search_suggest(r, "remise", "fr", SEARCH_SCOPE_INTERNAL, 5, &res), KB_OK);
+    assert_int_equal(res->nhits, 1);
+    assert_string_equal(res->hits[0].audience, "internal");
+    search_result_free(res);
+    search_index_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1079,6 +1153,7 @@ int main(void)
         cmocka_unit_test(typo_distances),
         cmocka_unit_test(scope_decides_everything),
         cmocka_unit_test(vocabulary_follows_changes),
+        cmocka_unit_test(filters_and_hit_audience),
     };
     layout_docs = 0;
     int failed = cmocka_run_group_tests_name("one shard", tests, setup, teardown);

@@ -81,7 +81,7 @@ function serverSample() {
   }
 }
 
-// The server's threads: CPU seconds by thread id (kb's threads are unnamed but for MHD's).
+// The server's threads: CPU seconds by thread id, with their names (kb-chat-ws, kb-chat-w1...).
 function threadSample() {
   if (!opt.pid) return null;
   const out = {};
@@ -105,7 +105,7 @@ function busiest(a, b, dt, n = 4) {
   return Object.entries(b).map(([tid, v]) => ({ tid, comm: v.comm,
     pct: ((v.cpuS - (a[tid]?.cpuS || 0)) / dt) * 100 })).sort((x, y) => y.pct - x.pct).slice(0, n);
 }
-const fmtThreads = (l) => l.map((t) => `${t.tid} ${t.pct.toFixed(0)}%`).join(', ');
+const fmtThreads = (l) => l.map((t) => `${t.comm} ${t.pct.toFixed(0)}%`).join(', ');
 
 // The whole machine: busy and stolen CPU time (all cores, seconds), to tell what other
 // processes took from the run (this VM's cores are shared).
