@@ -24,11 +24,6 @@ size_t search_words(const char *text, size_t n, struct search_span *out, size_t 
  * languages have none): function words that carry no meaning in a help-centre query. */
 bool search_is_stopword(const char *lang, const char *w, size_t n);
 
-/* True when the folded word w is one of the stop words of lang that ask a question
- * ("comment", "pourquoi", "combien", "quand", "quoi", "qui", "ou", "quel"...; "how", "why",
- * "what"...). */
-bool search_is_question_word(const char *lang, const char *w, size_t n);
-
 /* True when the folded word w is a stop word of lang or another word too common in it to
  * be a typo (the forms of its commonest verbs: "veux", "voudrait"): never corrected. */
 bool search_is_common_word(const char *lang, const char *w, size_t n);

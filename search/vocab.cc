@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "search/index.hh"
-#include "search/dict.hh"
 #include "search/lang.hh"
 
 extern "C" {
@@ -26,8 +25,6 @@ const char SEARCH_CLASS_CHARS[SEARCH_CLASSES + 1] = "PID";
 double SEARCH_FIX_RATIO = 20;
 /* The weight of a neighbour's documents against the cost of its edits (vocab.hh). */
 double SEARCH_FIX_FREQ = 0.5;
-/* Whether words of the language's word list are left alone (dict.hh); 0 for the benchmark. */
-double SEARCH_FIX_DICT = 1;
 
 int search_doc_class(const char *audience, const char *status)
 {
@@ -412,7 +409,10 @@ double stop_slip(const std::vector<const search_vocab_lang *> &vls, enum search_
  * goes through it, branch-free. Built twice on x86-64, with and without the POPCNT
  * instruction (picked at load time): kb does not assume the instruction. With a portable
  * bit count and a branch per word, this loop was 60% of a correction's time; 13% now. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* Not under ThreadSanitizer: the clone's resolver runs while the executable is relocated,
+ * before TSan's runtime is initialised, and its instrumented entry crashes every kb binary of
+ * a -Db_sanitize=thread build at load. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 __attribute__((target_clones("popcnt", "default")))
 #endif
 size_t close_counts(const uint64_t *counts, size_t n, uint64_t q, unsigned max, uint32_t *out)
@@ -530,13 +530,6 @@ search_fix search_vocab_fix(const search_vocab &v, const std::vector<std::string
     fix.freq = std::max(fix.freq, typed);
     if (typed == 0 && inflected)
         return fix;
-    /* A word of the language is no typo, whether the scope has it or not (dict.hh). */
-    bool known = false;
-    if (SEARCH_FIX_DICT != 0)
-        for (const auto &l : langs)
-            known = known || search_dict_has(l, folded);
-    if (known && SEARCH_FIX_DICT == 1)
-        return fix;
     /* A word the scope has is only taken for a typo of a far more frequent neighbour. */
     uint64_t need = typed ? (uint64_t)(SEARCH_FIX_RATIO * typed + 0.999) : 1;
     unsigned maxd = n >= 8 ? 2 : 1;
@@ -608,7 +601,7 @@ search_fix search_vocab_fix(const search_vocab &v, const std::vector<std::string
             best = nullptr;
     }
     if (best) {
-        fix.kind = typed || known ? search_fix::ADD : search_fix::REPLACE;
+        fix.kind = typed ? search_fix::ADD : search_fix::REPLACE;
         fix.word = best->shown.empty() ? best->folded : best->shown;
     }
     return fix;

@@ -153,6 +153,6 @@ std::vector<std::string> search_vocab_complete(const search_vocab &v,
 
 /* Knobs for the relevance benchmark only (KB_SEARCH_TYPO="ratio,weight,freq" and
  * KB_SEARCH_TUNE: query.cc). */
-extern double SEARCH_FIX_RATIO, SEARCH_FIX_FREQ, SEARCH_FIX_DICT;
+extern double SEARCH_FIX_RATIO, SEARCH_FIX_FREQ;
 
 #endif

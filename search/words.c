@@ -202,17 +202,6 @@ static const char *const common_en[] = {
     "without", "wont", "wouldnt", "yours",
 };
 
-/* Stop words that ask a question: what kind of answer a title promises (query.cc, W_QWORD).
- * "ou" is also "or" once accents are folded: both are in titles, at a small weight. */
-static const char *const question_fr[] = {
-    "combien", "comment", "ou", "pourquoi", "quand", "quel", "quelle", "quelles", "quels", "qui",
-    "quoi",
-};
-
-static const char *const question_en[] = {
-    "how", "what", "when", "where", "which", "who", "why",
-};
-
 static int cmp_word(const void *key, const void *item)
 {
     return strcmp((const char *)key, *(const char *const *)item);
@@ -233,27 +222,6 @@ bool search_is_stopword(const char *lang, const char *w, size_t n)
     } else if (strcmp(lang, "en") == 0) {
         list = stop_en;
         count = sizeof stop_en / sizeof stop_en[0];
-    } else {
-        return false;
-    }
-    return bsearch(buf, list, count, sizeof *list, cmp_word) != NULL;
-}
-
-bool search_is_question_word(const char *lang, const char *w, size_t n)
-{
-    char buf[16];
-    if (!lang || n == 0 || n >= sizeof buf)
-        return false;
-    memcpy(buf, w, n);
-    buf[n] = 0;
-    const char *const *list;
-    size_t count;
-    if (strcmp(lang, "fr") == 0) {
-        list = question_fr;
-        count = sizeof question_fr / sizeof question_fr[0];
-    } else if (strcmp(lang, "en") == 0) {
-        list = question_en;
-        count = sizeof question_en / sizeof question_en[0];
     } else {
         return false;
     }
