@@ -465,6 +465,7 @@ void kb_page_search(struct kb_req *req, struct kb_resp *resp)
         kb_page_error(resp, 400, lang);
         return;
     }
+    const bool verb = verbatim == 1;
     if (!q) {
         kb_resp_redirect(resp, strcmp(lang, "en") == 0 ? "/?lang=en" : "/?lang=fr");
         return;
@@ -476,7 +477,7 @@ void kb_page_search(struct kb_req *req, struct kb_resp *resp)
                               .scope = req->search_scope,
                               .offset = (size_t)(page - 1) * PAGE_SIZE,
                               .limit = PAGE_SIZE,
-                              .verbatim = verbatim == 1};
+                              .verbatim = verb};
     struct search_result *r = NULL;
     if (!idx || search_run(idx, &sq, &r) != KB_OK) {
         kb_page_error(resp, 503, lang);
@@ -514,18 +515,21 @@ void kb_page_search(struct kb_req *req, struct kb_resp *resp)
                                                               1, false))));
     json_object_set_new(data, "total", json_integer((json_int_t)r->total));
     json_object_set_new(data, "one_result", json_boolean(r->total == 1));
+    /* Facets and pages keep verbatim (verb): the words as typed, until another search. */
     if (r->nfacets) {
         json_t *values = json_array();
-        for (size_t i = 0; values && i < r->nfacets; i++)
+        for (size_t i = 0; values && i < r->nfacets; i++) {
+            const char *name = r->facets[i].value;
             json_array_append_new(
-                values, json_pack("{s:s, s:I, s:o, s:b}", "name", r->facets[i].value, "count",
+                values, json_pack("{s:s, s:I, s:o, s:b}", "name", name, "count",
                                   (json_int_t)r->facets[i].count, "href",
-                                  take_string(search_href(q, lang, r->facets[i].value, 1, sq.verbatim)),
-                                  "current", category && !strcmp(category, r->facets[i].value)));
+                                  take_string(search_href(q, lang, name, 1, verb)), "current",
+                                  category && !strcmp(category, name)));
+        }
         json_object_set_new(data, "facets",
                             json_pack("{s:{s:o, s:b}, s:o}", "all", "href",
-                                      take_string(search_href(q, lang, NULL, 1, sq.verbatim)), "current",
-                                      category == NULL, "values", values));
+                                      take_string(search_href(q, lang, NULL, 1, verb)),
+                                      "current", category == NULL, "values", values));
     }
     json_t *results = json_array();
     for (size_t i = 0; results && i < r->nhits; i++) {
@@ -545,10 +549,10 @@ void kb_page_search(struct kb_req *req, struct kb_resp *resp)
         json_t *p = json_pack("{s:I, s:I}", "page", (json_int_t)page, "pages", (json_int_t)pages);
         if (p && page > 1)
             json_object_set_new(p, "prev", take_string(search_href(q, lang, category,
-                                                                   (size_t)page - 1, sq.verbatim)));
+                                                                   (size_t)page - 1, verb)));
         if (p && (size_t)page < pages)
             json_object_set_new(p, "next", take_string(search_href(q, lang, category,
-                                                                   (size_t)page + 1, sq.verbatim)));
+                                                                   (size_t)page + 1, verb)));
         json_object_set_new(data, "pagination", p);
     }
     simple_langs(data, lang, "/search", q);
