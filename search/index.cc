@@ -8,6 +8,8 @@
 #include <cstring>
 #include <exception>
 #include <new>
+
+#include <unistd.h>
 #include <set>
 #include <string>
 #include <string_view>
@@ -328,6 +330,8 @@ const search_cached_doc &search_doc_display(search_index *idx, Xapian::docid did
         c->d = search_docdata_parse(d.get_value(SEARCH_VALUE_DATA));
         c->text = d.get_value(SEARCH_VALUE_TEXT);
         c->words = search_snippet_words(c->text);
+        c->ids.clear();
+        c->ids_epoch = 0;
     } catch (...) {
         if (!idx->writable)
             idx->docs.erase(did);
@@ -336,10 +340,11 @@ const search_cached_doc &search_doc_display(search_index *idx, Xapian::docid did
     return *c;
 }
 
-/* The read-only union of idx->dir's shards. */
+/* The read-only union of the live generation's shards (idx->dir, idx->gen). */
 static void open_reader(search_index *idx)
 {
-    Xapian::Database first(idx->dir);
+    std::string gen, dir = search_live_dir(idx->root, &gen);
+    Xapian::Database first(dir);
     /* An index another kb version laid out is read wrongly (empty titles, missing fields):
      * refused until a writer rebuilds it (kb serve and kb import do at start-up). */
     std::string layout = first.get_metadata("layout");
@@ -351,9 +356,11 @@ static void open_reader(search_index *idx)
     Xapian::Database all;
     std::vector<Xapian::Database> parts{first};
     for (size_t k = 1; k < n; k++)
-        parts.emplace_back(search_shard_dir(idx->dir, k));
+        parts.emplace_back(search_shard_dir(dir, k));
     for (const auto &p : parts)
         all.add_database(p);
+    idx->dir = dir;
+    idx->gen = gen;
     idx->db = all;
     idx->parts = parts;
     idx->nshards = n;
@@ -378,18 +385,55 @@ extern "C" enum kb_err search_index_open(const char *dir, bool writable,
     search_index *idx = nullptr;
     try {
         idx = new search_index();
-        idx->dir = dir;
+        idx->root = idx->dir = dir;
         idx->writable = writable;
-        if (writable)
+        if (writable) {
+            /* The directory's lock first: the live generation cannot change under a
+             * writer, and whatever else is there (a crashed rebuild's) can go. */
+            idx->lock_fd = search_dir_lock(idx->root);
+            idx->dir = search_live_dir(idx->root, &idx->gen);
+            search_generations_clean(idx->root, idx->gen);
             search_writer_open(idx);
-        else
+        } else {
             open_reader(idx);
+        }
         load_meta(idx);
         *out = idx;
         return KB_OK;
     } catch (...) {
-        delete idx;
-        return search_fail("open");
+        enum kb_err err = search_fail("open");
+        search_index_free(idx);
+        return err;
+    }
+}
+
+extern "C" enum kb_err search_index_open_new(const char *dir, size_t expected,
+                                             struct search_index **out)
+{
+    *out = nullptr;
+    search_index *idx = nullptr;
+    try {
+        idx = new search_index();
+        idx->root = dir;
+        idx->writable = true;
+        idx->lock_fd = search_dir_lock(idx->root);
+        try {
+            (void)search_live_dir(idx->root, &idx->replaces);
+        } catch (const Xapian::Error &) {
+            idx->replaces.clear(); /* a "current" naming nothing: replaced all the same */
+        }
+        search_generations_clean(idx->root, idx->replaces);
+        idx->gen = search_generation_next(idx->root, idx->replaces);
+        idx->dir = idx->root + "/" + idx->gen;
+        idx->unpublished = true;
+        search_writer_create(idx, expected);
+        load_meta(idx);
+        *out = idx;
+        return KB_OK;
+    } catch (...) {
+        enum kb_err err = search_fail("open a new generation");
+        search_index_free(idx);
+        return err;
     }
 }
 
@@ -398,6 +442,8 @@ extern "C" void search_index_free(struct search_index *idx)
     if (!idx)
         return;
     search_writer_free(idx);
+    if (idx->lock_fd >= 0)
+        close(idx->lock_fd); /* releases the directory's lock */
     delete idx;
 }
 
@@ -415,23 +461,36 @@ extern "C" size_t search_index_count(struct search_index *idx)
 
 extern "C" enum kb_err search_index_reopen(struct search_index *idx)
 {
-    try {
-        if (idx->writable)
-            return KB_OK;
-        /* A rebuild overwrites the index: a new database (uuid), maybe another number of
-         * shards, and a revision count that starts again, which Database::reopen() may take
-         * for "nothing changed". Then every shard is opened again. */
-        Xapian::Database first(idx->dir);
-        if (first.get_uuid() != idx->uuid ||
-            search_shard_count(first.get_metadata("shards")) != idx->nshards) {
-            open_reader(idx);
-            load_meta(idx);
-        } else if (idx->db.reopen()) {
-            load_meta(idx);
-        }
+    if (idx->writable)
         return KB_OK;
-    } catch (...) {
-        return search_fail("reopen");
+    /* Twice at most: a rebuild may switch generations and remove the one just resolved
+     * before it is opened. */
+    for (int attempt = 0;; attempt++) {
+        try {
+            /* A rebuild publishes a new generation; an index overwritten in place (the
+             * first import of a large base, a merge of shards) has a new database (uuid),
+             * maybe another number of shards, and a revision count that starts again,
+             * which Database::reopen() may take for "nothing changed". Either way, every
+             * shard is opened again. */
+            std::string gen, dir = search_live_dir(idx->root, &gen);
+            bool fresh = dir != idx->dir;
+            if (!fresh) {
+                Xapian::Database first(dir);
+                fresh = first.get_uuid() != idx->uuid ||
+                        search_shard_count(first.get_metadata("shards")) != idx->nshards;
+            }
+            if (fresh) {
+                open_reader(idx);
+                load_meta(idx);
+            } else if (idx->db.reopen()) {
+                load_meta(idx);
+            }
+            return KB_OK;
+        } catch (...) {
+            if (attempt == 0)
+                continue;
+            return search_fail("reopen");
+        }
     }
 }
 

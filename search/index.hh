@@ -29,7 +29,11 @@
  * writer.cc). In several shards, the article with id i lives in shard i % shards as docid i
  * there; a single shard numbers its documents itself. Metadata and synonyms are in the
  * first; readers open them all as one Xapian::Database, which interleaves their docids and
- * merges spelling and synonyms. */
+ * merges spelling and synonyms.
+ *
+ * Generations: all of the above lives in the index directory itself, or in its generation
+ * subdirectory g<N> that the file "current" names; a rebuild writes the next generation
+ * beside the live one and switches "current" when it is complete (generations.cc). */
 #ifndef SEARCH_INDEX_HH
 #define SEARCH_INDEX_HH
 
@@ -76,19 +80,29 @@ struct search_docdata {
     const char *status = "published";
 };
 
-/* A word of a snippet text (at most SEARCH_SNIPPET_TEXT bytes, so 16 bits suffice), and the
- * key search_snippet screens it on: its first two bytes lowercased when both are ASCII, else
- * 0 (never a key: texts have no NUL). */
+/* A word of a snippet text (at most SEARCH_SNIPPET_TEXT bytes, so 16 bits suffice). */
 struct search_word16 {
-    uint16_t off, len, key;
+    uint16_t off, len;
 };
 
-/* What a result shows of a document: its data, the text snippets are cut from, and the
- * words of that text (splitting it was a third of the snippet time). */
+/* The stems of a snippet text's word as small integers of the snippet code's per-thread
+ * table (snippet.cc): id1 is 0 for a word of one stem, both are for a word never matched
+ * (longer than SEARCH_MAX_WORD). */
+struct search_word_ids {
+    uint32_t id0, id1;
+};
+
+/* What a result shows of a document: its data, the text snippets are cut from, the words of
+ * that text (splitting it was a third of the snippet time) and, once a snippet was cut from
+ * it on this thread, their stem ids, so that the next snippets of this document compare
+ * integers instead of looking every word up again (snippet.cc). */
 struct search_cached_doc {
     search_docdata d;
     std::string text; /* value SEARCH_VALUE_TEXT */
     std::vector<search_word16> words;
+    /* Filled by search_snippet; valid while ids_epoch is its table's epoch (0: never). */
+    mutable std::vector<search_word_ids> ids;
+    mutable uint64_t ids_epoch = 0;
 };
 
 struct search_writer; /* writer.cc: the shards' writable databases and their threads */
@@ -102,7 +116,13 @@ struct search_index {
     bool writable = false;
     size_t nshards = 1;
     std::string uuid; /* of the first shard, as a reader opened it: changes on a rebuild */
-    std::string dir;
+    std::string root; /* the index directory, as search_index_open was given it */
+    std::string dir;  /* the generation this handle reads or writes: root, or root/<gen> */
+    std::string gen;  /* its name ("g<N>"), "" for root itself */
+    int lock_fd = -1; /* writers: root's lock (generations.cc), held until freed */
+    /* Writer of search_index_open_new: the generation it replaces once published. */
+    bool unpublished = false;
+    std::string replaces;
     std::set<std::string> langs;    /* languages present in the index */
 
     /* Read-only handles keep in memory what every query would otherwise read again from the
@@ -139,9 +159,24 @@ search_docdata search_docdata_parse(const std::string &data);
 /* Shards (writer.cc): shard k's directory, and the count metadata "shards" says. */
 std::string search_shard_dir(const std::string &dir, size_t k);
 size_t search_shard_count(const std::string &meta);
+/* Generations of the index directory (generations.cc; all throw Xapian errors):
+ * the live generation's directory under root (*gen its name, "" for root itself); */
+std::string search_live_dir(const std::string &root, std::string *gen);
+/* root's writer lock (root created if missing): a file descriptor to close to release it;
+ * Xapian::DatabaseLockError when another writer holds it; */
+int search_dir_lock(const std::string &root);
+/* remove every generation but live (and root's own index files when live is one), under
+ * the lock; the name of the generation after live; */
+void search_generations_clean(const std::string &root, const std::string &live);
+std::string search_generation_next(const std::string &root, const std::string &live);
+/* make generation gen (committed, in nshards shards) the live one, then remove the rest. */
+void search_generation_switch(const std::string &root, const std::string &gen, size_t nshards);
+
 /* Open idx->dir's shards for writing, with their threads, and make idx->db their union
- * (throws on failure); free them, discarding what was not committed. */
+ * (throws on failure); free them, discarding what was not committed. search_writer_create
+ * creates idx->dir empty instead (overwriting), laid out for about `expected` documents. */
 void search_writer_open(search_index *idx);
+void search_writer_create(search_index *idx, size_t expected);
 void search_writer_free(search_index *idx) noexcept;
 /* Open a reader's shards again from scratch and reload what it keeps in memory (after a
  * rebuild replaced the files under it). */
@@ -181,10 +216,11 @@ std::string search_synonym_key(const Xapian::Stem &stem, const std::string &lang
 /* The words of a snippet text (its first SEARCH_SNIPPET_TEXT bytes), for search_snippet. */
 std::vector<search_word16> search_snippet_words(const std::string &text);
 
-/* The HTML snippet of text, whose words are words (search_snippet_words): the window with
- * the most words whose stem (in lang) is in stems, escaped, matches in <mark>. */
-std::string search_snippet(const std::string &text, const std::vector<search_word16> &words,
-                           const std::string &lang, const std::set<std::string> &stems);
+/* The HTML snippet of doc's text (whose words are doc.words): the window with the most words
+ * whose stem (in lang) is in stems, escaped, matches in <mark>. Fills doc.ids on the first
+ * call for doc on this thread (the document must not be shared between threads). */
+std::string search_snippet(const search_cached_doc &doc, const std::string &lang,
+                           const std::set<std::string> &stems);
 
 /* search_stems() of a word as written (case-folded here), remembered per thread: a knowledge
  * base uses a few tens of thousands of distinct words, and folding and stemming each

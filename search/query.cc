@@ -634,8 +634,7 @@ void fill_hits(search_index *idx, search_result *r, const ranking &hits,
         h->score = hit.second;
         if (stems) {
             auto s = stems->find(d.lang);
-            h->snippet = dup(search_snippet(c.text, c.words, d.lang,
-                                            s != stems->end() ? s->second : none));
+            h->snippet = dup(search_snippet(c, d.lang, s != stems->end() ? s->second : none));
         }
     }
 }

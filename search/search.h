@@ -1,8 +1,10 @@
 /* search/search.h: the C API over Xapian (the only C++ in kb lives behind it).
  *
- * One index is a Xapian database directory derived from the SQLite store; it can always be
- * rebuilt from it. A writer (one per process) puts and deletes documents by article id
- * (replace_document on a unique id term, so replaying a change is harmless) and commits.
+ * One index is a directory derived from the SQLite store; it can always be rebuilt from it,
+ * beside the live index that readers go on using (search_index_open_new). One writer at a
+ * time holds the directory (its lock: KB_EBUSY for a second one); it puts and deletes
+ * documents by article id (replace_document on a unique id term, so replaying a change is
+ * harmless) and commits.
  * Readers are cheap; each HTTP worker thread owns one and calls search_index_reopen() when
  * the index generation changed. No C++ exception ever crosses this API: every failure is an
  * enum kb_err, with a message in the log.
@@ -72,10 +74,25 @@ bool search_index_outdated(struct search_index *idx);
 /* Writer only: commit, and when the index is in several shards (a large rebuild or first
  * import, written in parallel), merge them into one: searching one shard is faster. */
 enum kb_err search_index_merge(struct search_index *idx) KB_MUST_CHECK;
-/* Writer only: remove every document (for a rebuild), and lay the index out for about
- * `expected` documents (a large one is split into shards written in parallel); commit
- * afterwards. */
+/* Writer only: remove every document, and lay the index out for about `expected`
+ * documents (a large one is split into shards written in parallel); commit afterwards.
+ * Readers see the index empty from then on: a rebuild uses search_index_open_new. */
 enum kb_err search_index_clear(struct search_index *idx, size_t expected) KB_MUST_CHECK;
+/* A rebuild that readers never see half done: a writer of a new, empty generation of the
+ * index in dir, laid out for about `expected` documents, written beside the live one (which
+ * readers and search_index_open keep using) until search_index_publish makes it the live one
+ * at once. Takes dir's writer lock as a writable search_index_open does (KB_EBUSY when
+ * another writer has it); generations left by a rebuild that never published (a crash) are
+ * removed first. Commit in batches as usual; freed without publishing, it is discarded
+ * (by the next writer). On success *out is the caller's: free with search_index_free(). */
+enum kb_err search_index_open_new(const char *dir, size_t expected,
+                                  struct search_index **out) KB_MUST_CHECK;
+/* Writer of search_index_open_new only: commit, merge the shards, make this generation the
+ * live one (an atomic rename, durable before anything is removed), then remove the
+ * generation it replaced. Readers pick it up at their next search_index_reopen; one that
+ * still has the old generation open reads it until then. The handle stays a writer of the
+ * now live index. KB_EINVAL for any other handle. */
+enum kb_err search_index_publish(struct search_index *idx) KB_MUST_CHECK;
 /* Reader: see the latest committed state. Cheap when nothing changed. */
 enum kb_err search_index_reopen(struct search_index *idx) KB_MUST_CHECK;
 /* Number of documents in the index. */

@@ -5,19 +5,25 @@
  * show the text as written ("véhicule", not "vehicule"). So each word of the original text
  * is folded and stemmed like the index does, and compared with the query's stems.
  *
- * Cost: every search renders up to ten snippets, each scanning SEARCH_SNIPPET_TEXT bytes
- * (a few hundred words), and this used to cost more than the Xapian match itself. Two things
- * keep it cheap without changing a byte of the output:
- *   - a word is only looked up when its first two letters start some query stem (Snowball
- *     only rewrites endings), as before;
- *   - the lookup goes to a per-thread open-addressing table from the word as written to
- *     small integer ids of its stems (struct word_table), so that a word costs one hash and
- *     one probe in a compact array, and matching is a test of a mark per stem id, instead
- *     of building a key string, a node-based hash map lookup and string set searches.
- * The table only caches search_stems_memo(), a pure function of (language, word): what a
- * snippet shows never depends on it. */
+ * Cost: every search renders up to ten snippets, each of a text of SEARCH_SNIPPET_TEXT bytes
+ * (a few hundred words), and this used to cost more than the Xapian match itself. What keeps
+ * it cheap without changing a byte of the output:
+ *   - the stems of a word as written are small integer ids of a per-thread table (struct
+ *     snippet_cache: stems interned, and an open-addressing table from the word to its ids);
+ *   - a document's words get their ids once per thread (search_cached_doc::ids, kept with the
+ *     document in the reader's cache of recent results), so that a snippet of a document
+ *     seen before marks the query's stem ids and tests one mark per word: no hashing, no
+ *     string compared. With the queries customers type (common words, the same popular
+ *     articles in many results) nearly every snippet is of a document seen before; the
+ *     first one costs every word's lookup (before, a screen on the first two letters let
+ *     only the words that might match be looked up, at every snippet).
+ * The ids cache search_stems_memo(), a pure function of (language, word): what a snippet
+ * shows never depends on them. They are only valid with the table that gave them: the table
+ * is forgotten when full (between two calls), and each table has its own epoch, unique in
+ * the process, which a document's ids carry. */
 #include "search/index.hh"
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -36,7 +42,9 @@ static const size_t SNIPPET_WORDS = 32; /* words shown */
 
 namespace {
 
-const uint32_t NO_STEM = UINT32_MAX;
+/* Id 0 stands for no stem: its mark is never set, so a match is two loads and compares with
+ * no branch per word. */
+const uint32_t NO_STEM = 0;
 /* Words up to SEARCH_SLOT_KEY bytes live in the table (nearly all words); longer ones take
  * the slow path. */
 const size_t TABLE_MAX = 65536;  /* slots: 2 MB per language and thread at most */
@@ -55,17 +63,21 @@ struct word_table {
 struct snippet_cache {
     std::vector<word_table> tables;                /* one per language seen */
     std::unordered_map<std::string, uint32_t> ids; /* stem -> id */
-    std::vector<uint32_t> mark;                    /* id -> generation of the call using it */
+    std::vector<uint32_t> mark = {0};              /* id -> generation of the call using it */
     uint32_t gen = 0;
-    uint64_t starts[65536 / 64] = {};              /* two-byte prefixes of query stems */
+    uint64_t epoch = 0; /* of these ids: documents' ids of another epoch are recomputed */
 };
+
+/* Epochs of the snippet caches of every thread, so that ids taken on one thread are never
+ * taken for another's. */
+std::atomic<uint64_t> epochs{0};
 
 uint32_t intern(snippet_cache &c, const std::string &stem)
 {
     auto it = c.ids.find(stem);
     if (it != c.ids.end())
         return it->second;
-    uint32_t id = (uint32_t)c.ids.size();
+    uint32_t id = (uint32_t)c.mark.size(); /* from 1: mark[NO_STEM] is there from the start */
     c.ids.emplace(stem, id);
     c.mark.push_back(0);
     return id;
@@ -96,25 +108,57 @@ stem_ids word_ids(snippet_cache &c, word_table &t, const Xapian::Stem &stem, con
     return ids;
 }
 
-/* A word to look up: its index and hash. */
-struct candidate {
-    size_t word;
-    uint64_t hash;
-};
-
 /* Everything forgotten when a table or the stem ids are full: only ever between calls, so
- * that ids taken during a call stay meaningful. */
+ * that ids taken during a call stay meaningful; a new epoch makes documents' ids stale. */
 void trim(snippet_cache &c)
 {
     bool full = c.ids.size() >= STEMS_MAX;
     for (const auto &t : c.tables)
         full = full || t.words.full(TABLE_MAX);
-    if (!full)
+    if (c.epoch && !full)
         return;
     c.tables.clear();
     c.ids.clear();
-    c.mark.clear();
+    c.mark.assign(1, 0);
     c.gen = 0;
+    c.epoch = ++epochs;
+}
+
+/* The stem ids of every word of doc (in lang). */
+void fill_ids(snippet_cache &c, const search_cached_doc &doc, const std::string &lang)
+{
+    Xapian::Stem stem = search_stemmer(lang);
+    word_table &t = table_for(c, lang);
+    const std::vector<search_word16> &words = doc.words;
+    size_t n = words.size();
+    std::vector<search_word_ids> &ids = doc.ids;
+    ids.assign(n, search_word_ids{NO_STEM, NO_STEM});
+    thread_local std::vector<uint64_t> hashes;
+    if (hashes.size() < n)
+        hashes.resize(n);
+    /* In passes: the hashes and a prefetch of their slots, then the lookups. The table is
+     * larger than the first cache levels, and one miss after the other was most of the
+     * lookup time; this way the misses of a text overlap. */
+    for (size_t i = 0; i < n; i++) {
+        if (words[i].len > SEARCH_SLOT_KEY)
+            continue;
+        hashes[i] = t.words.hash(std::string_view(doc.text.data() + words[i].off, words[i].len));
+        __builtin_prefetch(t.words.home(hashes[i]));
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t len = words[i].len;
+        const char *w = doc.text.data() + words[i].off;
+        if (len > SEARCH_MAX_WORD)
+            continue; /* never matched (nor indexed) */
+        if (len <= SEARCH_SLOT_KEY) {
+            stem_ids si = word_ids(c, t, stem, w, len, hashes[i]);
+            ids[i] = search_word_ids{si.id0, si.id1};
+        } else {
+            const search_word_stems &m = search_stems_memo(stem, lang, std::string_view(w, len));
+            ids[i] = search_word_ids{intern(c, m.st[0]), m.k == 2 ? intern(c, m.st[1]) : NO_STEM};
+        }
+    }
+    doc.ids_epoch = c.epoch;
 }
 
 } // namespace
@@ -130,98 +174,44 @@ std::vector<search_word16> search_snippet_words(const std::string &text)
     size_t n = std::min(search_words(text.data(), scan, spans.data(), scan / 2 + 1),
                         scan / 2 + 1);
     std::vector<search_word16> out(n);
-    const unsigned char *u = (const unsigned char *)text.data();
-    for (size_t i = 0; i < n; i++) {
-        unsigned a = u[spans[i].off], b = spans[i].len >= 2 ? u[spans[i].off + 1] : 0x80;
-        a += (a - 'A' < 26u) * 32;
-        b += (b - 'A' < 26u) * 32;
-        uint16_t key = a < 0x80 && b < 0x80 ? (uint16_t)(a << 8 | b) : 0;
-        out[i] = search_word16{(uint16_t)spans[i].off, (uint16_t)spans[i].len, key};
-    }
+    for (size_t i = 0; i < n; i++)
+        out[i] = search_word16{(uint16_t)spans[i].off, (uint16_t)spans[i].len};
     return out;
 }
 
-std::string search_snippet(const std::string &text, const std::vector<search_word16> &words,
-                           const std::string &lang, const std::set<std::string> &stems)
+std::string search_snippet(const search_cached_doc &doc, const std::string &lang,
+                           const std::set<std::string> &stems)
 {
     thread_local snippet_cache cache;
     thread_local std::vector<char> hit;
-    thread_local std::vector<candidate> cand;
     snippet_cache &c = cache;
+    const std::string &text = doc.text;
+    const std::vector<search_word16> &words = doc.words;
 
     size_t scan = std::min<size_t>(text.size(), SEARCH_SNIPPET_TEXT);
     size_t n = words.size();
-    if (hit.size() < n) {
+    if (hit.size() < n)
         hit.resize(n);
-        cand.resize(n);
-    }
     std::fill(hit.begin(), hit.begin() + (long)n, 0);
 
     if (!stems.empty()) {
         trim(c);
-        Xapian::Stem stem = search_stemmer(lang);
-        word_table &t = table_for(c, lang);
+        if (doc.ids_epoch != c.epoch || doc.ids.size() != n)
+            fill_ids(c, doc, lang);
         /* This call's stems: marked with a new generation, so no clearing is needed. */
         if (++c.gen == 0) {
             std::fill(c.mark.begin(), c.mark.end(), 0);
             c.gen = 1;
         }
-        /* Folding and stemming every word of ten articles costs more than the search
-         * itself, so words are first screened on their first two letters: a word can only
-         * stem to a query stem if it starts like one (Snowball only rewrites endings). */
-        bool screen = true;
-        for (const auto &st : stems) {
-            uint32_t id = intern(c, st);
-            c.mark[id] = c.gen;
-            if (st.size() < 2) {
-                screen = false;
-            } else {
-                unsigned k = (unsigned char)st[0] << 8 | (unsigned char)st[1];
-                c.starts[k >> 6] |= 1ull << (k & 63);
-            }
-        }
-        /* In passes: the words that pass the screen, with no branch per word (which way a
-         * word goes is unpredictable); their hashes and a prefetch of their slots; then the
-         * lookups. The table is larger than the first cache levels, and one miss after the
-         * other was most of the snippet time; this way the misses of a text overlap. */
-        size_t nc = 0;
-        /* The words' keys were taken when the text was split (search_snippet_words): this
-         * loop reads one array, not two bytes of the text at each word (cache misses, a
-         * fifth of the snippet time). */
-        for (size_t i = 0; i < n; i++) {
-            unsigned k = words[i].key;
-            unsigned ascii = (unsigned)screen & (k != 0);
-            unsigned starts = (unsigned)(c.starts[k >> 6] >> (k & 63)) & 1;
-            cand[nc].word = i;
-            nc += (words[i].len <= SEARCH_MAX_WORD) & ((ascii ^ 1u) | starts);
-        }
-        for (size_t j = 0; j < nc; j++) {
-            size_t len = words[cand[j].word].len;
-            if (len > SEARCH_SLOT_KEY)
-                continue;
-            const char *w = text.data() + words[cand[j].word].off;
-            cand[j].hash = t.words.hash(std::string_view(w, len));
-            __builtin_prefetch(t.words.home(cand[j].hash));
-        }
-        for (size_t j = 0; j < nc; j++) {
-            size_t i = cand[j].word, len = words[i].len;
-            const char *w = text.data() + words[i].off;
-            if (len <= SEARCH_SLOT_KEY) {
-                stem_ids ids = word_ids(c, t, stem, w, len, cand[j].hash);
-                hit[i] = c.mark[ids.id0] == c.gen ||
-                         (ids.id1 != NO_STEM && c.mark[ids.id1] == c.gen);
-            } else {
-                const search_word_stems &m =
-                    search_stems_memo(stem, lang, std::string_view(w, len));
-                hit[i] = stems.count(m.st[0]) || (m.k == 2 && stems.count(m.st[1]));
-            }
-        }
-        for (const auto &st : stems) {
-            if (st.size() >= 2) {
-                unsigned k = (unsigned char)st[0] << 8 | (unsigned char)st[1];
-                c.starts[k >> 6] &= ~(1ull << (k & 63));
-            }
-        }
+        for (const auto &st : stems)
+            c.mark[intern(c, st)] = c.gen;
+        /* A query stem the table did not know is interned after the document's ids were
+         * taken: it cannot be one of theirs, and its mark is past them. */
+        const uint32_t *mark = c.mark.data();
+        uint32_t gen = c.gen;
+        const search_word_ids *ids = doc.ids.data();
+        for (size_t i = 0; i < n; i++)
+            hit[i] = (char)((mark[ids[i].id0] == gen) | (mark[ids[i].id1] == gen));
     }
 
     /* The window of SNIPPET_WORDS words with the most matches (first one on ties). */

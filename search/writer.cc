@@ -602,7 +602,22 @@ void search_writer_open(search_index *idx)
 {
     idx->writer = new search_writer();
     try {
-        open_shards(idx, Xapian::DB_CREATE_OR_OPEN, 1);
+        /* A generation "current" names must exist: one that went missing is not made
+         * again empty, it is reported (KB_EINDEX), for the indexer to rebuild it. */
+        open_shards(idx, idx->gen.empty() ? Xapian::DB_CREATE_OR_OPEN : Xapian::DB_OPEN, 1);
+    } catch (...) {
+        close_shards(idx->writer);
+        delete idx->writer;
+        idx->writer = nullptr;
+        throw;
+    }
+}
+
+void search_writer_create(search_index *idx, size_t expected)
+{
+    idx->writer = new search_writer();
+    try {
+        open_shards(idx, Xapian::DB_CREATE_OR_OVERWRITE, shards_for(expected));
     } catch (...) {
         close_shards(idx->writer);
         delete idx->writer;
@@ -817,6 +832,25 @@ extern "C" enum kb_err search_index_merge(struct search_index *idx)
             }
         }
         return err;
+    }
+}
+
+extern "C" enum kb_err search_index_publish(struct search_index *idx)
+{
+    if (!usable(idx) || !idx->unpublished)
+        return KB_EINVAL;
+    enum kb_err err = search_index_commit(idx);
+    if (!err)
+        err = search_index_merge(idx);
+    if (err)
+        return err;
+    try {
+        search_generation_switch(idx->root, idx->gen, idx->nshards);
+        idx->unpublished = false;
+        idx->replaces.clear();
+        return KB_OK;
+    } catch (...) {
+        return search_fail("publish");
     }
 }
 

@@ -23,7 +23,7 @@
 #include "kb/store/synonyms.h"
 
 #define IMPORT_MAX_FILES 1000000
-#define IMPORT_BATCH_MS 50   /* the longest the import holds the write lock at a time */
+#define IMPORT_BATCH_MS 20   /* the longest the import holds the write lock at a time */
 #define IMPORT_YIELD_US 2000 /* the pause between two batches, for the other writers */
 
 /* nftw has no user pointer; the walk is single-threaded, so a static list is enough. */

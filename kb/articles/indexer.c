@@ -5,6 +5,14 @@
  * and only then delete the queue rows in SQLite. A crash after the Xapian commit replays the
  * same rows next time, which is harmless since documents are replaced by article id.
  *
+ * A rebuild (kb index --rebuild, or an index that must be rebuilt: unreadable, of an older
+ * layout, or marked ahead) never empties the index readers see: it writes a new generation
+ * beside the live one (search_index_open_new), from the articles themselves in batches of
+ * INDEXER_BATCH, and publishes it when complete. It writes nothing to SQLite but the final
+ * deletion of the queue rows it covered: every row there was when it started (it reads the
+ * articles after), and the rows of changes made meanwhile, which it replays before
+ * publishing; those are deleted only after the switch.
+ *
  * The live indexer breaks "Xapian never ahead of SQLite": it commits batches of articles
  * whose store transaction is still open, so that a large import's memory stays bounded
  * while both run side by side. The index is marked ahead first (a commit of its own,
@@ -13,8 +21,6 @@
  * an import that failed after a batch) rebuilds it from the store. */
 #include "kb/articles/indexer.h"
 
-#define _XOPEN_SOURCE 700
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +105,22 @@ static enum kb_err put_row(struct search_index *idx, const struct kb_article_row
     return err;
 }
 
+/* Put article id as the store has it now into idx, or delete it from idx when the store
+ * no longer has it. */
+static enum kb_err index_article(struct kb_store *st, struct search_index *idx, int64_t id)
+{
+    struct kb_article_row *r = NULL;
+    enum kb_err err = kb_store_get_id(st, id, &r);
+    if (!err)
+        err = kb_article_render_row(r, KB_ARTICLE_TEXT);
+    if (err == KB_ENOTFOUND)
+        err = search_index_delete(idx, id);
+    else if (!err)
+        err = put_row(idx, r);
+    kb_article_row_free(r);
+    return err;
+}
+
 /* Load one stored synonyms text: the search API reads files, so hand it a private copy. */
 static enum kb_err load_synonyms(void *ud, const char *lang, const char *body)
 {
@@ -127,54 +149,33 @@ static size_t store_articles(struct kb_store *st)
     return (size_t)articles;
 }
 
-/* Queue every article in one transaction. */
-static enum kb_err requeue_all(struct kb_store *st)
-{
-    enum kb_err err = kb_store_begin(st);
-    if (err)
-        return err;
-    err = kb_store_queue_all(st);
-    if (err) {
-        kb_store_rollback(st);
-        return err;
-    }
-    return kb_store_commit(st);
-}
-
-/* Apply the queue to idx: rows of articles in skip (ids, ascending: already indexed with
- * their stored content) are only consumed. Commits, deletes the applied rows; *total counts
- * the rows applied. Each full batch is committed on its way, so that memory stays bounded:
- * normally with its queue rows deleted after it, so that a crash replays only the rest; in
- * bulk (a rebuild, under the "ahead" mark: a crash starts it again) without waiting, the
- * rows all deleted at the end, and the spelling data written once (search_index_flush). */
+/* Apply the queue rows above `after` to idx: rows of articles in skip (ids, ascending:
+ * already indexed with their stored content) are only consumed. *upto receives the last row
+ * applied (after when none), *total counts them. Each full batch is committed on its way,
+ * so that memory stays bounded: normally with its queue rows deleted after it, so that a
+ * crash replays only the rest; in bulk (a new generation, which nobody reads before it is
+ * published) without waiting, the spelling data written once (search_index_flush), and
+ * the rows left for the caller to delete once it is published. */
 static enum kb_err replay(struct kb_store *st, struct search_index *idx, const int64_t *skip,
-                          size_t nskip, bool bulk, size_t *total)
+                          size_t nskip, int64_t after, bool bulk, int64_t *upto, size_t *total)
 {
     struct kb_queue_item *items = NULL;
-    int64_t upto = 0;
     enum kb_err err = KB_OK;
+    *upto = after;
     *total = 0;
     for (;;) {
         size_t n = 0;
         free(items);
         items = NULL;
-        err = kb_store_queue_fetch(st, upto, INDEXER_BATCH, &items, &n);
+        err = kb_store_queue_fetch(st, *upto, INDEXER_BATCH, &items, &n);
         if (err)
             goto out;
         size_t before = *total;
         for (size_t i = 0; i < n && !err; i++) {
-            upto = items[i].qid;
+            *upto = items[i].qid;
             if (nskip && bsearch(&items[i].article_id, skip, nskip, sizeof *skip, cmp_id))
                 continue;
-            struct kb_article_row *r = NULL;
-            err = kb_store_get_id(st, items[i].article_id, &r);
-            if (!err)
-                err = kb_article_render_row(r, KB_ARTICLE_TEXT);
-            if (err == KB_ENOTFOUND)
-                err = search_index_delete(idx, items[i].article_id);
-            else if (!err)
-                err = put_row(idx, r);
-            kb_article_row_free(r);
+            err = index_article(st, idx, items[i].article_id);
             (*total)++;
         }
         if (err || n < INDEXER_BATCH)
@@ -186,45 +187,59 @@ static enum kb_err replay(struct kb_store *st, struct search_index *idx, const i
         } else if (*total > before) {
             err = search_index_commit(idx);
             if (!err)
-                err = kb_store_queue_done(st, upto);
+                err = kb_store_queue_done(st, *upto);
         }
         if (err)
             goto out;
     }
-    if (err)
+    if (err || bulk)
         goto out;
     err = search_index_commit(idx);
-    if (!err && upto)
-        err = kb_store_queue_done(st, upto);
+    if (!err && *upto > after)
+        err = kb_store_queue_done(st, *upto);
 out:
     free(items);
     return err;
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+/* Rebuild the index in index_dir from the store, in a new generation published when
+ * complete (see the top of this file). *count (may be NULL): the articles indexed. */
+static enum kb_err rebuild(struct kb_store *st, const char *index_dir, size_t *count)
 {
-    (void)sb;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
-/* Open the index for writing. The index is derived data: one that Xapian cannot open (a
- * crash in the middle of a merge of shards, a damaged disk block) is removed, created empty
- * and *wiped set, for the caller to rebuild it from the store. A lock held by another
- * writer is only reported. */
-static enum kb_err open_writer(const char *dir, struct search_index **idx, bool *wiped)
-{
-    *wiped = false;
-    enum kb_err err = search_index_open(dir, true, idx);
-    if (err != KB_EINDEX)
-        return err;
-    kb_log(KB_LOG_WARN, "search index %s cannot be opened: removing it, to rebuild it from "
-                        "the database", dir);
-    if (nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-        return KB_EIO;
-    *wiped = true;
-    return search_index_open(dir, true, idx);
+    struct search_index *idx = NULL;
+    int64_t *ids = NULL, start = 0, upto = 0, after = 0;
+    size_t n = 0, indexed = 0, replayed = 0;
+    /* The queue's end before any article is read: rows up to it are covered by the pass. */
+    enum kb_err err = kb_store_queue_last(st, &start);
+    if (!err)
+        err = search_index_open_new(index_dir, store_articles(st), &idx);
+    if (!err)
+        err = kb_store_synonyms_each(st, load_synonyms, idx);
+    while (!err) {
+        free(ids);
+        ids = NULL;
+        err = kb_store_article_ids(st, after, INDEXER_BATCH, &ids, &n);
+        for (size_t i = 0; i < n && !err; i++) {
+            err = index_article(st, idx, ids[i]);
+            indexed++;
+        }
+        if (err || n == 0)
+            break;
+        after = ids[n - 1];
+        err = search_index_flush(idx); /* a batch's documents leave memory */
+    }
+    /* What changed while the articles were read. */
+    if (!err)
+        err = replay(st, idx, NULL, 0, start, true, &upto, &replayed);
+    if (!err)
+        err = search_index_publish(idx);
+    if (!err && upto > 0)
+        err = kb_store_queue_done(st, upto);
+    free(ids);
+    search_index_free(idx);
+    if (!err && count)
+        *count = indexed;
+    return err;
 }
 
 enum kb_err kb_indexer_run(struct kb_store *st, const char *index_dir, bool synonyms,
@@ -232,51 +247,41 @@ enum kb_err kb_indexer_run(struct kb_store *st, const char *index_dir, bool syno
 {
     struct search_index *idx = NULL;
     size_t total = 0;
-    bool wiped = false, rebuild = false;
+    int64_t upto = 0;
     if (applied)
         *applied = 0;
-    enum kb_err err = open_writer(index_dir, &idx, &wiped);
+    enum kb_err err = search_index_open(index_dir, true, &idx);
+    const char *why = err == KB_EINDEX ? "cannot be opened"
+                      : err              ? NULL
+                      : search_index_ahead(idx) ? "may hold articles of an unfinished import"
+                      : search_index_outdated(idx) ? "layout changed"
+                                                   : NULL;
+    if (why) {
+        /* Unreadable, written by an older kb, or by an import that did not finish: rebuilt
+         * from the database, synonyms included, beside it. */
+        kb_log(KB_LOG_INFO, "search index %s: rebuilding it from the database", why);
+        search_index_free(idx); /* its lock: the rebuild takes it again */
+        err = rebuild(st, index_dir, &total);
+        if (!err && applied)
+            *applied = total;
+        goto done;
+    }
     if (err)
         return err;
-    bool ahead = search_index_ahead(idx);
-    if (wiped || ahead || search_index_outdated(idx)) {
-        /* Unreadable, written by an older kb, or by an import that did not finish: rebuild
-         * it from the database, synonyms included. */
-        kb_log(KB_LOG_INFO, "search index %s: rebuilding it from the database",
-               wiped ? "was removed" : ahead ? "may hold articles of an unfinished import"
-                                             : "layout changed");
-        err = search_index_clear(idx, store_articles(st));
-        if (!err) /* the mark again, on disk before any document: a crash starts over */
-            err = search_index_set_ahead(idx, true);
-        if (!err)
-            err = search_index_commit(idx);
-        if (!err)
-            err = requeue_all(st);
-        if (err)
-            goto out;
-        synonyms = true;
-        rebuild = true;
-    } else if (!synonyms && kb_store_queue_length(st) == 0) {
+    if (!synonyms && kb_store_queue_length(st) == 0) {
         search_index_free(idx); /* nothing to do: no new revision either */
         return KB_OK;
     }
-    if (synonyms) {
+    if (synonyms)
         err = kb_store_synonyms_each(st, load_synonyms, idx);
-        if (err)
-            goto out;
-    }
-    err = replay(st, idx, NULL, 0, rebuild, &total);
     if (!err)
-        err = search_index_merge(idx); /* a rebuild written in shards: one to search */
-    if (!err && rebuild) {
-        err = search_index_set_ahead(idx, false);
-        if (!err)
-            err = search_index_commit(idx);
-    }
+        err = replay(st, idx, NULL, 0, 0, false, &upto, &total);
+    if (!err)
+        err = search_index_merge(idx); /* an index written in shards: one to search */
     if (!err && applied)
         *applied = total;
-out:
     search_index_free(idx);
+done:
     if (err)
         kb_log(KB_LOG_ERROR, "indexing failed: %s", kb_strerror(err));
     return err;
@@ -411,13 +416,14 @@ enum kb_err kb_indexer_finish(struct kb_indexer *ix, struct kb_store *st, bool s
                               size_t *applied)
 {
     size_t total = 0;
+    int64_t upto = 0;
     enum kb_err err = KB_OK;
     if (ix->nids)
         qsort(ix->ids, ix->nids, sizeof *ix->ids, cmp_id);
     if (synonyms || ix->cleared)
         err = kb_store_synonyms_each(st, load_synonyms, ix->idx);
     if (!err)
-        err = replay(st, ix->idx, ix->ids, ix->nids, false, &total); /* commits all */
+        err = replay(st, ix->idx, ix->ids, ix->nids, 0, false, &upto, &total); /* commits */
     if (!err)
         err = search_index_merge(ix->idx);
     if (!err)
@@ -447,17 +453,8 @@ void kb_indexer_abort(struct kb_indexer *ix, struct kb_store *st)
 
 enum kb_err kb_indexer_rebuild(struct kb_store *st, const char *index_dir, size_t *count)
 {
-    /* Mark the index for a rebuild, which the run then does (clear, requeue, bulk replay). */
-    struct search_index *idx = NULL;
-    bool wiped = false;
-    enum kb_err err = open_writer(index_dir, &idx, &wiped);
+    enum kb_err err = rebuild(st, index_dir, count);
     if (err)
-        return err;
-    err = search_index_set_ahead(idx, true);
-    if (!err)
-        err = search_index_commit(idx);
-    search_index_free(idx);
-    if (!err)
-        err = kb_indexer_run(st, index_dir, true, count);
+        kb_log(KB_LOG_ERROR, "rebuilding the index failed: %s", kb_strerror(err));
     return err;
 }

@@ -498,6 +498,23 @@ enum kb_err kb_auth_user_add(struct kb_store *st, const char *login, const char 
     return err;
 }
 
+/* The end of a change to a user that ends their sessions (err: the change's own result), in
+ * the transaction the caller began: the sessions ended, the audit entry, then the commit, or
+ * the rollback on any error. */
+static enum kb_err end_user_change(struct kb_store *st, const struct kb_user_row *u, int64_t now,
+                                   const char *event, enum kb_err err)
+{
+    if (!err)
+        err = kb_store_sessions_end_user(st, u->id, now);
+    if (!err)
+        err = kb_store_audit_add(st, now, "cli", event, u->login, NULL, NULL);
+    if (err)
+        kb_store_rollback(st);
+    else
+        err = kb_store_commit(st);
+    return err;
+}
+
 enum kb_err kb_auth_user_passwd(struct kb_store *st, const char *login, const char *password)
 {
     if (!password_shape_ok(password))
@@ -510,17 +527,9 @@ enum kb_err kb_auth_user_passwd(struct kb_store *st, const char *login, const ch
     int64_t now = (int64_t)time(NULL);
     if (!err)
         err = kb_store_begin(st);
-    if (!err) {
-        err = kb_store_user_set_password(st, u->login, h, now);
-        if (!err)
-            err = kb_store_sessions_end_user(st, u->id, now);
-        if (!err)
-            err = kb_store_audit_add(st, now, "cli", "user.passwd", u->login, NULL, NULL);
-        if (err)
-            kb_store_rollback(st);
-        else
-            err = kb_store_commit(st);
-    }
+    if (!err)
+        err = end_user_change(st, u, now, "user.passwd",
+                              kb_store_user_set_password(st, u->login, h, now));
     kb_user_row_free(u);
     return err;
 }
@@ -532,17 +541,9 @@ enum kb_err kb_auth_user_disable(struct kb_store *st, const char *login)
     int64_t now = (int64_t)time(NULL);
     if (!err)
         err = kb_store_begin(st);
-    if (!err) {
-        err = kb_store_user_set_disabled(st, u->login, true, now);
-        if (!err)
-            err = kb_store_sessions_end_user(st, u->id, now);
-        if (!err)
-            err = kb_store_audit_add(st, now, "cli", "user.disable", u->login, NULL, NULL);
-        if (err)
-            kb_store_rollback(st);
-        else
-            err = kb_store_commit(st);
-    }
+    if (!err)
+        err = end_user_change(st, u, now, "user.disable",
+                              kb_store_user_set_disabled(st, u->login, true, now));
     kb_user_row_free(u);
     return err;
 }

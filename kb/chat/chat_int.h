@@ -20,6 +20,7 @@
 #include "kb/crm/crm.h"
 
 struct bot_brain;
+struct kb_article_row;
 struct kb_store;
 struct search_index;
 
@@ -73,10 +74,19 @@ struct chat_turn {
     bool searched;              /* kb_search ran */
     struct chat_case *opened;   /* a case this turn opened, NULL otherwise */
     bool server_error;          /* a <call> failed for want of the database */
+    bool handoff;               /* <call>handoff</call> ran within the hours: wait for a person */
 };
 /* Register the host functions on a brain of the chat (the turn comes from
  * bot_call_context). */
 enum kb_err chat_host_register(struct bot_brain *b) KB_MUST_CHECK;
+/* An article card {slug, title, url, summary} of a row whose text is rendered; NULL when out
+ * of memory. New reference. */
+json_t *chat_card(const struct kb_article_row *row);
+/* Every stored message of conversation conv_id as a case transcript [{seq, from, text, at}],
+ * an agent's also with its name and login, and the articles shown in it [{slug, title,
+ * url}], read with st. New references in *transcript and *articles (set even on error). */
+enum kb_err chat_transcript(struct kb_store *st, int64_t conv_id, json_t **transcript,
+                            json_t **articles) KB_MUST_CHECK;
 /* Record the customer's consent on conv if the user variable `consent` says yes and none was
  * recorded yet: when, and to the bot's last message before this turn. */
 void chat_conv_consent(struct chat_conv *c, const char *consent_var, int64_t now);
@@ -99,7 +109,49 @@ const char *chat_conv_lang(const struct chat_conv *c);
 int64_t chat_conv_consent_at(const struct chat_conv *c);
 const char *chat_conv_consent_text(const struct chat_conv *c);
 
+/* ---- conversation.c: the live takeover ---------------------------------------------- */
+
+/* True when now (unix seconds) is within the opening hours (--chat-hours). */
+bool chat_engine_hours_open(int64_t now);
+/* From the agents' channel (agent.c, the websocket thread); session (the kb_session cookie's
+ * secret) and addr are copied. A new connection: check its session and send hello, the queue
+ * and what its agent holds (chat_agent_ready first), or refuse it (chat_agent_refuse). */
+void chat_engine_agent_hello(uint64_t conn, const char *session, const char *addr);
+/* The periodic check of a ready connection's session: refused when it ended. */
+void chat_engine_agent_check(uint64_t conn, const char *session, const char *addr);
+/* An agent's frame (its strings taken, f cleared): the action is a job of its conversation,
+ * run after the session is checked again. */
+void chat_engine_agent_frame(uint64_t conn, const char *session, const char *addr,
+                             struct kb_chat_agent_frame *f);
+/* Agent user_id opened (delta 1) or closed (-1) a ready channel: an agent without any for
+ * --chat-wait loses the conversations he holds. */
+void chat_engine_agent_presence(int64_t user_id, int delta);
+
+/* ---- agent.c: the agents' channel's inbox (any thread) ------------------------------- */
+
+/* Send frame (ownership taken) to one agent connection; dropped when it is gone. */
+void chat_agent_send_conn(uint64_t conn, char *frame);
+/* ... to every ready connection of agent user_id (his tabs). */
+void chat_agent_send_user(int64_t user_id, char *frame);
+/* ... to every ready agent connection (the queue). */
+void chat_agent_broadcast(char *frame);
+/* conn's session is checked: it belongs to user_id and is ready; hello (ownership taken) is
+ * its first frame. */
+void chat_agent_ready(uint64_t conn, int64_t user_id, char *hello);
+/* conn's session ended (or never was): an unauthenticated error, then a close (4401). */
+void chat_agent_refuse(uint64_t conn);
+/* Websocket thread only: handle what the inbox holds (server.c's wake-up calls it). */
+void chat_agent_drain(void);
+/* Websocket thread only, once a second (server.c's tick; now monotonic ms): the limit to
+ * become ready, session checks, keepalive (ping after ping_ms of silence, dropped when it is
+ * unanswered that long again), forced closes. */
+void chat_agent_sweep(int64_t now, int64_t ping_ms);
+
 /* ---- server.c: the websocket thread's inbox (any thread) ----------------------------- */
+
+/* Wake the websocket thread (agent.c's inbox has work: the loop's ev_async); no-op once the
+ * chat is stopping. */
+void chat_ws_wake(void);
 
 /* Send frame (ownership taken) to one connection; dropped when it is gone. */
 void chat_ws_send_conn(uint64_t conn, char *frame);

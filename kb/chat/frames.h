@@ -50,4 +50,40 @@ char *kb_chat_frame_error(const char *code, const char *message);
 /* The same about one message: "id" names it (rate_limited, server_error). */
 char *kb_chat_frame_error_id(const char *code, const char *message, const char *id);
 
+/* A handoff state change: state waiting, joined or left; name (NULL: null) the agent's. */
+char *kb_chat_frame_handoff(const char *state, const char *name, int64_t seq);
+/* An agent's message; articles a JSON array (borrowed; NULL means empty). */
+char *kb_chat_frame_agent(int64_t seq, const char *text, const char *name,
+                          const json_t *articles);
+/* Any frame built by the caller: o (reference taken) as compact JSON; NULL when o is NULL or
+ * out of memory. */
+char *kb_chat_frame_dump(json_t *o);
+
+/* ---- the agents' channel (documented at the top of frames.c) ------------------------- */
+
+#define KB_CHAT_AGENT_FRAME_MAX 8192 /* bytes of an agent's frame */
+#define KB_CHAT_AGENT_TEXT_MAX 4000  /* bytes of an agent's message */
+#define KB_CHAT_SUBJECT_MAX 300      /* bytes of a case subject an agent gives */
+#define KB_CHAT_CARDS_MAX 3          /* article cards on one agent message */
+#define KB_CHAT_CONV_MAX 39          /* bytes of a conversation's public id */
+#define KB_CHAT_SLUG_MAX 120         /* bytes of an article slug */
+
+enum kb_chat_agent_type { KB_AGENT_TAKE, KB_AGENT_MESSAGE, KB_AGENT_LEAVE, KB_AGENT_END,
+                          KB_AGENT_CASE };
+
+/* A parsed agent frame. Strings owned (kb_chat_agent_frame_release), NULL when absent. */
+struct kb_chat_agent_frame {
+    enum kb_chat_agent_type type;
+    char *conversation;                   /* every frame: a public id (conv_...) */
+    char *id, *text;                      /* message */
+    char *slugs[KB_CHAT_CARDS_MAX];       /* message: the article cards, in order */
+    size_t nslugs;
+    char *subject;                        /* case */
+};
+void kb_chat_agent_frame_release(struct kb_chat_agent_frame *f);
+/* Parse n bytes of an agent's text frame: KB_ETOOBIG over KB_CHAT_AGENT_FRAME_MAX, KB_EINVAL
+ * (bad_frame) with *why a static lowercase reason; on success f is filled (release it). */
+enum kb_err kb_chat_agent_frame_parse(const char *data, size_t n, struct kb_chat_agent_frame *f,
+                                      const char **why) KB_MUST_CHECK;
+
 #endif

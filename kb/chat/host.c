@@ -24,6 +24,18 @@
  *   <call>case_status REF</call>
  *       the status of a case in the conversation's language, only for a case opened in this
  *       conversation or whose email or phone is the conversation's own; otherwise unknown.
+ *   <call>handoff_hours</call>
+ *       open when a person can take over the conversation now (the chat's opening hours,
+ *       --chat-hours, in the server's local time), closed otherwise and in `kb bot`. Rules
+ *       offer to wait for a person when it is open, and a case when it is closed.
+ *   <call>handoff</call>
+ *       the customer waits for a person: when the hours are open, returns waiting and, once
+ *       this reply is sent, the conversation waits for an agent (the customer gets the
+ *       handoff frame, agents see it in /agent/chats; the bot stays silent until an agent
+ *       has left or --chat-wait has passed without one). Returns closed otherwise (nothing
+ *       changes). When the wait ends without an agent the bot is sent the input
+ *       "kbevent wait expired": rules that call handoff answer it (the shipped ones offer a
+ *       case).
  *   <call>set_lang L</call>
  *       sets the user variable lang (a language the search knows); "" on success, the
  *       unchanged language otherwise. In the chat, a language with rules also moves the
@@ -167,6 +179,22 @@ static enum kb_err join_args(struct kb_buf *b, size_t argc, const char *const *a
     return e == KB_ETOOBIG ? KB_OK : e;
 }
 
+json_t *chat_card(const struct kb_article_row *row)
+{
+    struct kb_buf sum, url;
+    kb_buf_init(&sum, SUMMARY_MAX + 8);
+    kb_buf_init(&url, 200);
+    enum kb_err e = put_excerpt(&sum, row->text, SUMMARY_MAX);
+    if (!e)
+        e = kb_buf_printf(&url, "/a/%s", row->slug);
+    json_t *card = e ? NULL
+                     : json_pack("{s:s, s:s, s:s, s:s}", "slug", row->slug, "title", row->title,
+                                 "url", url.data, "summary", sum.data ? sum.data : "");
+    kb_buf_release(&sum);
+    kb_buf_release(&url);
+    return card;
+}
+
 /* ---- kb_search ----------------------------------------------------------------------- */
 
 static enum kb_err m_search(void *ctx, struct bot_call *call, size_t argc,
@@ -197,22 +225,8 @@ static enum kb_err m_search(void *ctx, struct bot_call *call, size_t argc,
             e = KB_OK;
             continue;
         }
-        if (!e && t) {
-            struct kb_buf sum, url;
-            kb_buf_init(&sum, SUMMARY_MAX + 8);
-            kb_buf_init(&url, 200);
-            e = put_excerpt(&sum, row->text, SUMMARY_MAX);
-            if (!e)
-                e = kb_buf_printf(&url, "/a/%s", row->slug);
-            json_t *card = e ? NULL
-                             : json_pack("{s:s, s:s, s:s, s:s}", "slug", row->slug, "title",
-                                         row->title, "url", url.data, "summary",
-                                         sum.data ? sum.data : "");
-            if (!e && (!card || json_array_append_new(t->articles, card)))
-                e = KB_ENOMEM;
-            kb_buf_release(&sum);
-            kb_buf_release(&url);
-        }
+        if (!e && t && json_array_append_new(t->articles, chat_card(row)))
+            e = KB_ENOMEM;
         if (!e && !best)
             best = row;
         else
@@ -425,9 +439,8 @@ static enum kb_err add_articles(json_t *list, const json_t *arts)
     return KB_OK;
 }
 
-/* The transcript so far (stored messages and this turn's customer message) and the articles
- * shown in the conversation. */
-static enum kb_err gather(struct chat_turn *t, json_t **transcript, json_t **articles)
+enum kb_err chat_transcript(struct kb_store *st, int64_t conv_id, json_t **transcript,
+                            json_t **articles)
 {
     struct kb_message_row *rows = NULL;
     size_t n = 0;
@@ -435,21 +448,34 @@ static enum kb_err gather(struct chat_turn *t, json_t **transcript, json_t **art
     *articles = json_array();
     if (!*transcript || !*articles)
         return KB_ENOMEM;
-    enum kb_err e = kb_store_messages_after(t->st, chat_conv_id(t->conv), 0, TRANSCRIPT_MAX,
-                                            &rows, &n);
+    enum kb_err e = kb_store_messages_after(st, conv_id, 0, TRANSCRIPT_MAX, &rows, &n);
     for (size_t i = 0; !e && i < n; i++) {
         char at[32];
         kb_crm_iso8601(rows[i].at, at, sizeof at);
         json_t *m = json_pack("{s:I, s:s, s:s, s:s}", "seq", (json_int_t)rows[i].seq, "from",
                               rows[i].sender, "text", rows[i].text, "at", at);
+        json_t *extra = rows[i].extra ? json_loads(rows[i].extra, 0, NULL) : NULL;
+        /* Who said it: an agent's message names the agent (display name and login). */
+        if (m && strcmp(rows[i].sender, "agent") == 0)
+            for (const char *const *k = (const char *const[]){"name", "login", NULL}; *k; k++) {
+                const char *v = json_string_value(json_object_get(extra, *k));
+                json_object_set_new(m, *k, json_string(v ? v : ""));
+            }
         if (!m || json_array_append_new(*transcript, m))
             e = KB_ENOMEM;
-        json_t *extra = rows[i].extra ? json_loads(rows[i].extra, 0, NULL) : NULL;
         if (!e && extra)
             e = add_articles(*articles, json_object_get(extra, "articles"));
         json_decref(extra);
     }
     kb_message_rows_free(rows, n);
+    return e;
+}
+
+/* The transcript so far (stored messages and this turn's customer message) and the articles
+ * shown in the conversation. */
+static enum kb_err gather(struct chat_turn *t, json_t **transcript, json_t **articles)
+{
+    enum kb_err e = chat_transcript(t->st, chat_conv_id(t->conv), transcript, articles);
     if (!e) {
         char at[32];
         kb_crm_iso8601(t->now, at, sizeof at);
@@ -569,6 +595,29 @@ static enum kb_err m_case_status(void *ctx, struct bot_call *call, size_t argc,
     return *out ? KB_OK : KB_ENOMEM;
 }
 
+/* ---- handoff_hours, handoff ----------------------------------------------------------- */
+
+static enum kb_err m_handoff_hours(void *ctx, struct bot_call *call, size_t argc,
+                                   const char *const *argv, char **out)
+{
+    (void)ctx, (void)argc, (void)argv;
+    struct chat_turn *t = bot_call_context(call);
+    *out = strdup(t && chat_engine_hours_open(t->now) ? "open" : "closed");
+    return *out ? KB_OK : KB_ENOMEM;
+}
+
+static enum kb_err m_handoff(void *ctx, struct bot_call *call, size_t argc,
+                             const char *const *argv, char **out)
+{
+    (void)ctx, (void)argc, (void)argv;
+    struct chat_turn *t = bot_call_context(call);
+    bool open = t && chat_engine_hours_open(t->now);
+    if (open)
+        t->handoff = true; /* the turn's write moves the conversation to waiting */
+    *out = strdup(open ? "waiting" : "closed");
+    return *out ? KB_OK : KB_ENOMEM;
+}
+
 /* ---- set_lang ------------------------------------------------------------------------ */
 
 static enum kb_err m_set_lang(void *ctx, struct bot_call *call, size_t argc,
@@ -592,7 +641,8 @@ static enum kb_err register_all(struct bot_brain *b, void *ctx)
         const char *name;
         bot_macro_fn *fn;
     } fns[] = {{"kb_search", m_search}, {"quick", m_quick},           {"contact", m_contact},
-               {"case_open", m_case_open}, {"case_status", m_case_status}, {"set_lang", m_set_lang}};
+               {"case_open", m_case_open}, {"case_status", m_case_status}, {"set_lang", m_set_lang},
+               {"handoff_hours", m_handoff_hours}, {"handoff", m_handoff}};
     enum kb_err e = KB_OK;
     for (size_t i = 0; i < sizeof fns / sizeof fns[0] && !e; i++)
         e = bot_macro_register(b, fns[i].name, fns[i].fn, ctx);

@@ -4,7 +4,9 @@
  * limits, hands work to the engine (conversation.c), and writes what the engine posts to its
  * inbox. Other threads never touch a connection: they address it by id (or a conversation by
  * id) through the inbox, and wake the loop with an ev_async (coalesced: one wake-up drains
- * every event posted meanwhile).
+ * every event posted meanwhile). The same thread serves the agents' channel
+ * (ws://ADDR:PORT/agent, subprotocol kb-agent: agent.c owns those connections); its inbox
+ * shares the wake-up and its sweep the tick.
  *
  * Why libev under libwebsockets, and our own keepalive. With its default poll() loop,
  * libwebsockets hands the kernel every descriptor at every wake-up and walks them all after:
@@ -15,7 +17,7 @@
  * messages a second). So the loop is libev's (epoll, through the libwebsockets-evlib-ev
  * plugin, on a loop we own), libwebsockets arms no timer per connection, and one sweep a second
  * over our own table does what its timers did: the 10 s start limit, a ping after --chat-ping (30 s) of
- * silence, the close after twice that without an answer, and the end of closes a peer never reads.
+ * silence, the close when it stays unanswered that long, and the end of closes a peer never reads.
  *
  * Connection state machine:
  *
@@ -34,6 +36,7 @@
  * beyond --chat-conn-max and new conversations beyond the rate are answered rate_limited. What
  * a connection has not read is capped (1 MiB): a client that stops reading is closed. */
 #include "kb/chat/chat_int.h"
+#include "kb/chat/agent.h"
 
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -87,6 +90,7 @@ struct wconn {
     bool pinged;        /* a ping is out, unanswered */
     int64_t born_ms;    /* when the connection was established */
     int64_t heard_ms;   /* when the peer last sent anything, a pong included */
+    int64_t pinged_ms;  /* when the unanswered ping was due */
     int64_t closing_ms; /* when the close began */
     int close_code;
     char close_reason[64];
@@ -133,7 +137,7 @@ static struct {
     struct ev_loop *loop; /* ours, lent to libwebsockets as a foreign loop */
     ev_async wake;        /* posted by any thread: drain the inbox, or stop */
     ev_timer tick;        /* once a second: the engine's tick and the sweep */
-    int64_t ping_ms;      /* silence before a ping (--chat-ping); dropped at twice that */
+    int64_t ping_ms;      /* silence before a ping (--chat-ping); unanswered that long again, dropped */
     struct lws **doomed;  /* the sweep's connections to drop, room for every connection */
     size_t ndoomed;
 } ws = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -163,6 +167,14 @@ static void post(struct ev *e)
     ws.in_tail = e;
     /* Under the lock: kb_chat_stop destroys the loop only after it stopped accepting. */
     ev_async_send(ws.loop, &ws.wake);
+    pthread_mutex_unlock(&ws.mu);
+}
+
+void chat_ws_wake(void)
+{
+    pthread_mutex_lock(&ws.mu);
+    if (ws.accepting) /* kb_chat_stop destroys the loop only after it stopped accepting */
+        ev_async_send(ws.loop, &ws.wake);
     pthread_mutex_unlock(&ws.mu);
 }
 
@@ -669,6 +681,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 static const struct lws_protocols protocols[] = {
     {"kb-chat", callback, sizeof(struct wconn *), KB_CHAT_FRAME_MAX + 128, 0, NULL, 0},
+    /* the agents' channel (agent.c): chosen by its subprotocol, served at /agent */
+    {CHAT_AGENT_PROTOCOL, chat_agent_callback, CHAT_AGENT_PSS_SIZE, CHAT_AGENT_RX_BUFFER, 0, NULL,
+     0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -681,7 +696,7 @@ static const lws_retry_bo_t retry = {
 
 /* One pass over every connection (20,000 at most: well under a millisecond). A connection
  * that has not started within 10 s is closed; one silent for --chat-ping (30 s) is pinged, and
- * dropped when silent twice that long (a client that vanished without closing); a close its peer does not read is forced.
+ * dropped when the ping is unanswered that long again (a client that vanished without closing); a close its peer does not read is forced.
  * Drops are collected first and done after the walk: closing a connection runs
  * LWS_CALLBACK_CLOSED at once, which frees it and unlinks it from the table being walked. They
  * are synchronous because a timeout armed from outside a libwebsockets callback is only looked
@@ -697,10 +712,13 @@ static void sweep(int64_t now)
             } else if (c->state == W_NEW && now - c->born_ms > START_TIMEOUT_MS) {
                 close_after_output(c, LWS_CLOSE_STATUS_POLICY_VIOLATION,
                                    "no start frame within 10 s");
-            } else if (now - c->heard_ms > 2 * ws.ping_ms) {
-                drop = true;
-            } else if (now - c->heard_ms > ws.ping_ms && !c->pinged) {
+            } else if (c->pinged) {
+                /* Measured from the ping, not from the silence: a ping goes out at a tick,
+                 * up to a second late, and its answer must not be judged by that delay. */
+                drop = now - c->pinged_ms > ws.ping_ms;
+            } else if (now - c->heard_ms > ws.ping_ms) {
                 c->pinged = c->ping_due = true;
+                c->pinged_ms = now;
                 lws_callback_on_writable(c->wsi);
             }
             if (drop && n < ws.ndoomed)
@@ -718,15 +736,18 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
     /* An address unused for two minutes has its new-conversation bucket full again. */
     kb_rate_addrs_sweep(ws.addrs, 120000, now);
     sweep(now);
+    chat_agent_sweep(now, ws.ping_ms);
 }
 
 static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
 {
     (void)w, (void)revents;
-    if (atomic_load(&ws.stop))
+    if (atomic_load(&ws.stop)) {
         ev_break(loop, EVBREAK_ALL);
-    else
+    } else {
         drain_inbox();
+        chat_agent_drain(); /* the agents' channel's inbox (agent.c) shares the wake-up */
+    }
 }
 
 static void log_lws(int level, const char *line)

@@ -202,9 +202,16 @@ static int case_show(struct kb_ctx *ctx, int argc, char **argv)
         printf("transcript:\n");
         json_array_foreach(json_object_get(o, "transcript"), i, m)
         {
-            printf("  %3lld %-8s %s\n", (long long)json_integer_value(json_object_get(m, "seq")),
-                   json_string_value(json_object_get(m, "from")),
-                   json_string_value(json_object_get(m, "text")));
+            const char *from = json_string_value(json_object_get(m, "from"));
+            const char *name = json_string_value(json_object_get(m, "name"));
+            const char *login = json_string_value(json_object_get(m, "login"));
+            long long seq = (long long)json_integer_value(json_object_get(m, "seq"));
+            const char *text = json_string_value(json_object_get(m, "text"));
+            if (from && strcmp(from, "agent") == 0) /* who said it: the agent by name */
+                printf("  %3lld %-8s %s (%s): %s\n", seq, from, name ? name : "",
+                       login ? login : "", text);
+            else
+                printf("  %3lld %-8s %s\n", seq, from, text);
         }
         printf("articles shown:\n");
         json_array_foreach(json_object_get(o, "articles"), i, m)

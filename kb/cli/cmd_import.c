@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "bot/cli.h"
@@ -64,6 +65,12 @@ int kb_cli_import(struct kb_ctx *ctx, int argc, char **argv, bool check_only)
         return 2;
     }
     const char *dir = argv[optind];
+    /* An import is a batch beside a server that answers people: it yields the processors to
+     * it (nice 10, inherited by the indexing threads started below). Alone on a machine it
+     * runs as fast; beside `kb serve` on two cores, chat replies waited seconds behind its
+     * parsing and indexing without it (tests/bench/chat/README.md). */
+    if (!check_only)
+        (void)setpriority(PRIO_PROCESS, 0, 10);
     struct kb_store *st = NULL;
     if (!check_only && kb_cli_open_store(ctx, false, &st))
         return 1;

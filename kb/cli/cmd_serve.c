@@ -81,14 +81,24 @@ static void usage(void)
          "                    default ws://HOST:PORT/chat with the host the browser used)\n"
          "  --chat-idle T     a conversation idle that long ends (env KB_CHAT_IDLE; seconds, or\n"
          "                    30m, 1h; default 30m)\n"
-         "  --chat-ping T     a silent connection is pinged after T, dropped after 2T (env\n"
-         "                    KB_CHAT_PING; seconds, or 1m; default 30)\n"
+         "  --chat-ping T     a silent connection is pinged after T, dropped when T more pass\n"
+         "                    without an answer (env KB_CHAT_PING; seconds, or 1m; default 30)\n"
          "  --chat-workers N  threads running the bot (env KB_CHAT_WORKERS; default: CPUs)\n"
          "  --chat-rate R     messages a second per conversation (env KB_CHAT_RATE, default 5)\n"
          "  --chat-burst N    ... in bursts of N (env KB_CHAT_BURST, default 20)\n"
          "  --chat-conn-max N connections per address (env KB_CHAT_CONN_MAX, default 50)\n"
          "  --chat-new-max N  new conversations a minute per address (env KB_CHAT_NEW_MAX, "
          "default 30)\n"
+         "live takeover (agents answer in /agent/chats; their channel is ws://ADDR:PORT/agent):\n"
+         "  --chat-hours H    when a customer who asks for a person is offered to wait for one\n"
+         "                    (env KB_CHAT_HOURS; server's local time, TZ honoured), e.g.\n"
+         "                    \"mon-fri 09:00-18:00, sat 10:00-12:30\": items DAYS RANGE...\n"
+         "                    separated by ',', DAYS mon..sun, a span mon-fri or daily, RANGE\n"
+         "                    HH:MM-HH:MM (up to 24:00); default none: the bot offers a case\n"
+         "  --chat-wait T     how long a customer waits before the bot offers a case instead\n"
+         "                    (env KB_CHAT_WAIT; 1s to 24h, e.g. 90s or 3m; default 3m); an\n"
+         "                    agent without an open channel that long loses the conversations\n"
+         "                    he holds\n"
          "cases (delivered to the company's CRM as Standard Webhooks):\n"
          "  --crm-url URL          the CRM's webhook (env KB_CRM_URL); without it cases wait\n"
          "  --crm-secret whsec_... the signing secret (env KB_CRM_SECRET)\n"
@@ -101,7 +111,7 @@ int kb_cli_serve(struct kb_ctx *ctx, int argc, char **argv)
     enum {
         O_CHAT_PORT = 256, O_CHAT_URL, O_CHAT_IDLE, O_CHAT_WORKERS, O_CHAT_RATE, O_CHAT_BURST,
         O_CHAT_CONN, O_CHAT_NEW, O_CRM_URL, O_CRM_SECRET, O_CRM_SECRET_FILE, O_LOG_DAYS,
-        O_CHAT_PING
+        O_CHAT_PING, O_CHAT_HOURS, O_CHAT_WAIT
     };
     static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
                                          {"bind", required_argument, NULL, 'b'},
@@ -123,6 +133,8 @@ int kb_cli_serve(struct kb_ctx *ctx, int argc, char **argv)
                                          {"crm-secret-file", required_argument, NULL,
                                           O_CRM_SECRET_FILE},
                                          {"search-log-days", required_argument, NULL, O_LOG_DAYS},
+                                         {"chat-hours", required_argument, NULL, O_CHAT_HOURS},
+                                         {"chat-wait", required_argument, NULL, O_CHAT_WAIT},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
     struct kb_http_config cfg = {
@@ -136,8 +148,9 @@ int kb_cli_serve(struct kb_ctx *ctx, int argc, char **argv)
         .threads = 0,
     };
     struct kb_chat_config chat = {
-        .db_path = ctx->db, .port = 8081, .idle_secs = 1800, .ping_secs = 30, .msg_rate = 5, .msg_burst = 20,
-        .conn_max = 50, .starts_per_min = 30};
+        .db_path = ctx->db, .port = 8081, .idle_secs = 1800, .ping_secs = 30, .msg_rate = 5,
+        .msg_burst = 20, .conn_max = 50, .starts_per_min = 30, .wait_secs = 180};
+    const char *hours = kb_cli_env("KB_CHAT_HOURS", NULL);
     struct kb_crm_config crm = {
         .db_path = ctx->db,
         .url = kb_cli_env("KB_CRM_URL", NULL),
@@ -154,7 +167,8 @@ int kb_cli_serve(struct kb_ctx *ctx, int argc, char **argv)
                 {"KB_CHAT_IDLE", O_CHAT_IDLE}, {"KB_CHAT_WORKERS", O_CHAT_WORKERS},
                 {"KB_CHAT_RATE", O_CHAT_RATE}, {"KB_CHAT_BURST", O_CHAT_BURST},
                 {"KB_CHAT_CONN_MAX", O_CHAT_CONN}, {"KB_CHAT_NEW_MAX", O_CHAT_NEW},
-                {"KB_SEARCH_LOG_DAYS", O_LOG_DAYS}, {"KB_CHAT_PING", O_CHAT_PING}};
+                {"KB_SEARCH_LOG_DAYS", O_LOG_DAYS}, {"KB_CHAT_PING", O_CHAT_PING},
+                {"KB_CHAT_WAIT", O_CHAT_WAIT}};
     const char *vals[sizeof envs / sizeof envs[0] + 64] = {0};
     int keys[sizeof envs / sizeof envs[0] + 64] = {0};
     size_t nvals = 0;
@@ -175,6 +189,7 @@ int kb_cli_serve(struct kb_ctx *ctx, int argc, char **argv)
         case O_CRM_URL: crm.url = optarg; break;
         case O_CRM_SECRET: crm.secret = optarg; break;
         case O_CRM_SECRET_FILE: secret_file = optarg; break;
+        case O_CHAT_HOURS: hours = optarg; break;
         case 'h': usage(); return 0;
         case '?': return 2;
         default:
@@ -207,6 +222,11 @@ int kb_cli_serve(struct kb_ctx *ctx, int argc, char **argv)
             bad = v < 1 || v > 3600;
             chat.ping_secs = (int)v;
             break;
+        case O_CHAT_WAIT:
+            v = parse_duration(s);
+            bad = v < 1 || v > 86400;
+            chat.wait_secs = (int)v;
+            break;
         default: break;
         }
         if (bad) {
@@ -214,6 +234,11 @@ int kb_cli_serve(struct kb_ctx *ctx, int argc, char **argv)
                     keys[i] == 'p' ? "the port" : "a chat or server option");
             return 2;
         }
+    }
+    const char *why = NULL;
+    if (kb_chat_hours_parse(hours, &chat.hours, &why) != KB_OK) {
+        fprintf(stderr, "kb: bad --chat-hours '%s': %s (see kb serve --help)\n", hours, why);
+        return 2;
     }
     if (secret_file && !(crm.secret = read_secret(secret_file))) {
         fprintf(stderr, "kb: cannot read --crm-secret-file %s\n", secret_file);
@@ -257,6 +282,8 @@ int kb_cli_serve(struct kb_ctx *ctx, int argc, char **argv)
     if (kb_http_start(&cfg, &http_port) != KB_OK)
         goto out;
     http_on = true;
+    /* The agents' channel accepts pages of the help centre only (its Origin). */
+    kb_chat_set_site(cfg.base_url, http_port);
     printf("chat on ws://%s:%d/chat\n", cfg.bind, chat_port);
     printf("listening on http://%s:%d\n", cfg.bind, http_port);
     fflush(stdout);
@@ -279,7 +306,9 @@ out:
 }
 
 /* kb routes [--json]: the HTTP routes and the role each needs (for audits and the security
- * test, which checks every route against every role). */
+ * test, which checks every route against every role); --json adds the query parameters each
+ * declares ({"name","max"}: the byte limit), which the OpenAPI test compares with the
+ * document served at /api/v1/openapi.json. */
 int kb_cli_routes(struct kb_ctx *ctx, int argc, char **argv)
 {
     (void)ctx;
@@ -292,10 +321,17 @@ int kb_cli_routes(struct kb_ctx *ctx, int argc, char **argv)
     for (size_t i = 0; list && i < kb_nroutes; i++) {
         const struct kb_route *r = &kb_routes[i];
         const char *role = *kb_auth_role_name(r->role) ? kb_auth_role_name(r->role) : "anyone";
-        if (json)
-            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:b}", "method", r->method,
-                                                  "path", r->path, "role", role, "api", r->api));
-        else
+        if (json) {
+            /* The query parameters it declares, with their byte limits: the OpenAPI test
+             * holds the document's parameters to them. */
+            json_t *params = json_array();
+            for (size_t k = 0; params && r->params[k].name; k++)
+                json_array_append_new(params, json_pack("{s:s, s:I}", "name", r->params[k].name,
+                                                        "max", (json_int_t)r->params[k].max));
+            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:b, s:o*}", "method",
+                                                  r->method, "path", r->path, "role", role,
+                                                  "api", r->api, "params", params));
+        } else
             printf("%-7s %-28s %s\n", r->method, r->path, role);
     }
     json_t *o = json ? json_pack("{s:o}", "routes", list) : NULL;

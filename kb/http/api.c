@@ -8,6 +8,8 @@
  *   POST articles/<slug>/feedback  {"helpful":bool,"comment"?:string}
  *   GET  categories?lang=
  *   GET  healthz, metrics
+ *   GET  openapi.json                                this API described in OpenAPI 3.1
+ *                                                    (kb/http/openapi.json, built in)
  * Errors: {"error":{"code","message"}} with the matching status. Anonymous callers only see
  * public, published articles: the scope is fixed here and filtered in search/ and store. */
 #include "kb/http/api.h"
@@ -19,14 +21,18 @@
 #include "kb/base/buf.h"
 #include "kb/http/route.h"
 #include "kb/http/metrics.h"
+#include "kb/http/openapi.h"
 #include "kb/http/usage.h"
 
 /* Search answers are built key by key: json_pack parses its format string at every call, and
  * that scanner took about 4% of a search request's samples (perf of kb serve under wrk).
- * Keys are constants (no UTF-8 check needed); values keep jansson's check. */
+ * Keys are constants; values are not checked here either: json_dump checks every string's
+ * UTF-8 as it encodes it (and fails on invalid UTF-8: kb_resp_json then answers 500, as a
+ * value refused here did), and checking the 4 KB of a search answer twice cost 1.5 us per
+ * snippet. */
 static int put_str(json_t *o, const char *key, const char *v)
 {
-    return json_object_set_new_nocheck(o, key, json_string(v ? v : ""));
+    return json_object_set_new_nocheck(o, key, json_string_nocheck(v ? v : ""));
 }
 
 static json_t *hit_json(const struct search_hit *h)
@@ -311,18 +317,23 @@ void kb_api_article(struct kb_req *req, struct kb_resp *resp)
     memcpy(slug, req->rest, n);
     slug[n] = 0;
     int is_post = strcmp(req->method, "POST") == 0;
-    if (!kb_article_slug_valid(slug) ||
-        (slash && (strcmp(slash, "/feedback") != 0 || !is_post)) || (!slash && is_post)) {
-        if (is_post && !slash)
-            kb_resp_json_error(resp, 405, "method_not_allowed", "use GET for articles");
-        else
-            kb_resp_json_error(resp, 404, "not_found", "no such article");
-        return;
-    }
-    if (is_post)
+    /* The paths under an article that exist with another method (GET .../feedback, POST
+     * .../flags or .../cases reach this prefix route) answer 405, as the route table does
+     * for a path it knows with another method; anything else is no such article. */
+    bool known_tail = slash && (strcmp(slash, "/feedback") == 0 || strcmp(slash, "/flags") == 0 ||
+                                strcmp(slash, "/cases") == 0);
+    if (!kb_article_slug_valid(slug) || (slash && !known_tail)) {
+        kb_resp_json_error(resp, 404, "not_found", "no such article");
+    } else if (is_post && !slash) {
+        kb_resp_json_error(resp, 405, "method_not_allowed", "use GET for articles");
+    } else if (slash && (!is_post || strcmp(slash, "/feedback") != 0)) {
+        kb_resp_json_error(resp, 405, "method_not_allowed",
+                           "POST an article's feedback or flags; GET its cases");
+    } else if (is_post) {
         article_feedback(req, resp, slug);
-    else
+    } else {
         article_get(req, resp, slug);
+    }
 }
 
 void kb_api_categories(struct kb_req *req, struct kb_resp *resp)
@@ -378,6 +389,20 @@ void kb_api_metrics(struct kb_req *req, struct kb_resp *resp)
     }
     resp->status = 200;
     resp->ctype = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+void kb_api_openapi(struct kb_req *req, struct kb_resp *resp)
+{
+    (void)req;
+    /* The document is part of the binary (openapi_embed.py): it changes with kb only. */
+    kb_buf_clear(&resp->body);
+    if (kb_buf_append(&resp->body, kb_http_openapi_json, kb_http_openapi_json_len)) {
+        kb_resp_json_error(resp, 500, "internal", "out of memory");
+        return;
+    }
+    resp->status = 200;
+    resp->ctype = "application/json; charset=utf-8";
+    resp->cache = "public, max-age=3600";
 }
 
 void kb_api_not_found(struct kb_req *req, struct kb_resp *resp)

@@ -317,9 +317,17 @@ static void case_data(struct kb_req *req, json_t *data, json_t *o, const char *l
     json_t *m;
     json_array_foreach(transcript, i, m)
     {
-        json_object_set_new(m, "from_label",
-                            json_string(tr2(lang, "from_",
-                                            json_string_value(json_object_get(m, "from")))));
+        const char *from = json_string_value(json_object_get(m, "from"));
+        const char *name = json_string_value(json_object_get(m, "name"));
+        const char *login = json_string_value(json_object_get(m, "login"));
+        char label[300];
+        /* An agent's message names the agent (the live takeover): who said what. */
+        if (from && strcmp(from, "agent") == 0 && name && *name)
+            snprintf(label, sizeof label, "%s · %s (%s)", tr2(lang, "from_", from), name,
+                     login ? login : "");
+        else
+            snprintf(label, sizeof label, "%s", tr2(lang, "from_", from));
+        json_object_set_new(m, "from_label", json_string(label));
     }
     json_object_set_new(c, "transcript", transcript);
     json_object_set_new(c, "notes", with_times(json_object_get(o, "notes"), lang));

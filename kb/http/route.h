@@ -152,7 +152,11 @@ void kb_api_article(struct kb_req *req, struct kb_resp *resp);
 void kb_api_categories(struct kb_req *req, struct kb_resp *resp);
 void kb_api_healthz(struct kb_req *req, struct kb_resp *resp);
 void kb_api_metrics(struct kb_req *req, struct kb_resp *resp);
+void kb_api_openapi(struct kb_req *req, struct kb_resp *resp);
 void kb_api_not_found(struct kb_req *req, struct kb_resp *resp);
+
+/* pages_chats.c: the agents' live chats */
+void kb_page_chats(struct kb_req *req, struct kb_resp *resp);
 
 /* api_cases.c: the agents' cases inbox, JSON (see the file for the contract) */
 void kb_api_cases_list(struct kb_req *req, struct kb_resp *resp);

@@ -1,6 +1,8 @@
 /* kb/http/routes.c: the route table (see route.h). A route added here is reachable; the
  * security test (tests/integration/security.test.mjs) checks every route of `kb routes`
- * against every role and fails when a route has no entry there. */
+ * against every role and fails when a route has no entry there, and the OpenAPI test
+ * (tests/integration/openapi.test.mjs) fails when an API route (or one of its parameters) is
+ * missing from kb/http/openapi.json. */
 #include "kb/http/route.h"
 
 #include "kb/http/usage.h"
@@ -56,12 +58,15 @@ const struct kb_route kb_routes[] = {
     {"GET", "/agent", kb_page_agent, p_agent, KB_ROUTE_PAGE, 0, KB_ROLE_AGENT},
     {"GET", "/agent/flags", kb_page_flags, p_flags_page, KB_ROUTE_PAGE, 0, KB_ROLE_EDITOR},
     {"POST", "/agent/flags/", kb_page_flag_post, p_lang, KB_ROUTE_PAGE, 0, KB_ROLE_EDITOR},
+    /* the agents' live chats (pages_chats.c; the page talks to the chat's /agent channel) */
+    {"GET", "/agent/chats", kb_page_chats, p_lang, KB_ROUTE_PAGE, 0, KB_ROLE_AGENT},
     /* operations */
     {"GET", "/healthz", kb_api_healthz, p_none, KB_ROUTE_OTHER, 1, KB_ROLE_NONE},
     {"GET", "/metrics", kb_api_metrics, p_none, KB_ROUTE_OTHER, 1, KB_ROLE_NONE},
     {"GET", "/api/v1/healthz", kb_api_healthz, p_none, KB_ROUTE_OTHER, 1, KB_ROLE_NONE},
     {"GET", "/api/v1/metrics", kb_api_metrics, p_none, KB_ROUTE_OTHER, 1, KB_ROLE_NONE},
-    /* the JSON API */
+    /* the JSON API, described by the document it serves (kb/http/openapi.json) */
+    {"GET", "/api/v1/openapi.json", kb_api_openapi, p_none, KB_ROUTE_API_OTHER, 1, KB_ROLE_NONE},
     {"POST", "/api/v1/session", kb_api_session_create, p_none, KB_ROUTE_API_OTHER, 1,
      KB_ROLE_NONE},
     {"DELETE", "/api/v1/session", kb_api_session_delete, p_none, KB_ROUTE_API_OTHER, 1,

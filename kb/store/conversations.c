@@ -3,7 +3,8 @@
  *   conversations(id, public_id UNIQUE, token_hash UNIQUE, lang, page,
  *                 state bot|waiting|agent|ended, bot_state JSON, last_seq,
  *                 outcome rule|article|case|abandoned, consent_at, consent_text,
- *                 created_at, updated_at, ended_at)
+ *                 created_at, updated_at, ended_at,
+ *                 agent_id (users.id, state agent), waiting_since (state waiting))
  *   messages(conversation_id, seq, sender customer|bot|agent|system, client_id, text,
  *            extra JSON, at)  PRIMARY KEY (conversation_id, seq);
  *            UNIQUE (conversation_id, client_id) for customer messages
@@ -20,25 +21,36 @@
 #include "kb/store/store_int.h"
 
 #define CONV_COLUMNS                                                                          \
-    "id, public_id, lang, page, state, bot_state, last_seq, coalesce(outcome, ''), "          \
-    "coalesce(consent_at, 0), coalesce(consent_text, ''), created_at, updated_at, "           \
-    "coalesce(ended_at, 0)"
+    "c.id, c.public_id, c.lang, c.page, c.state, c.bot_state, c.last_seq, "                   \
+    "coalesce(c.outcome, ''), coalesce(c.consent_at, 0), coalesce(c.consent_text, ''), "      \
+    "c.created_at, c.updated_at, coalesce(c.ended_at, 0), coalesce(c.agent_id, 0), "          \
+    "coalesce(u.login, ''), coalesce(nullif(u.name, ''), u.login, ''), "                      \
+    "coalesce(c.waiting_since, 0), c.token_hash "                                            \
+    "FROM conversations c LEFT JOIN users u ON u.id = c.agent_id"
 
 static const char SQL_CONV_CREATE[] =
     "INSERT INTO conversations(public_id, token_hash, lang, page, state, created_at, "
     "updated_at) VALUES (?1, ?2, ?3, ?4, 'bot', ?5, ?5)";
 
-static const char SQL_CONV_BY_TOKEN[] =
-    "SELECT " CONV_COLUMNS " FROM conversations WHERE token_hash = ?1";
+static const char SQL_CONV_BY_TOKEN[] = "SELECT " CONV_COLUMNS " WHERE c.token_hash = ?1";
 
-static const char SQL_CONV_GET[] = "SELECT " CONV_COLUMNS " FROM conversations WHERE id = ?1";
+static const char SQL_CONV_GET[] = "SELECT " CONV_COLUMNS " WHERE c.id = ?1";
+
+static const char SQL_CONV_HANDOFF[] =
+    "SELECT " CONV_COLUMNS " WHERE c.state IN ('waiting', 'agent') ORDER BY c.id LIMIT ?1";
+
+static const char SQL_CONV_TAKE[] =
+    "UPDATE conversations SET state = 'agent', agent_id = ?2, waiting_since = NULL, "
+    "updated_at = ?3 WHERE id = ?1 AND state = 'waiting'";
 
 static const char SQL_CONV_UPDATE[] =
     "UPDATE conversations SET bot_state = coalesce(?2, bot_state), last_seq = ?3, "
     "outcome = coalesce(?4, outcome), "
     "consent_at = CASE WHEN ?5 > 0 THEN ?5 ELSE consent_at END, "
     "consent_text = CASE WHEN ?5 > 0 THEN ?6 ELSE consent_text END, "
-    "state = coalesce(?7, state), page = coalesce(?8, page), updated_at = ?9 WHERE id = ?1";
+    "state = coalesce(?7, state), page = coalesce(?8, page), updated_at = ?9, "
+    "agent_id = CASE WHEN ?10 THEN nullif(?11, 0) ELSE agent_id END, "
+    "waiting_since = CASE WHEN ?10 THEN nullif(?12, 0) ELSE waiting_since END WHERE id = ?1";
 
 static const char SQL_CONV_END[] =
     "UPDATE conversations SET state = 'ended', ended_at = ?3, updated_at = ?3, "
@@ -70,7 +82,17 @@ void kb_conversation_row_free(struct kb_conversation_row *r)
     free(r->bot_state);
     free(r->outcome);
     free(r->consent_text);
+    free(r->agent_login);
+    free(r->agent_name);
+    free(r->token_hash);
     free(r);
+}
+
+void kb_conversation_rows_free(struct kb_conversation_row **rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++)
+        kb_conversation_row_free(rows[i]);
+    free(rows);
 }
 
 static enum kb_err conv_read(struct kb_store *st, sqlite3_stmt *s,
@@ -97,8 +119,13 @@ static enum kb_err conv_read(struct kb_store *st, sqlite3_stmt *s,
     r->created_at = sqlite3_column_int64(s, 10);
     r->updated_at = sqlite3_column_int64(s, 11);
     r->ended_at = sqlite3_column_int64(s, 12);
+    r->agent_id = sqlite3_column_int64(s, 13);
+    r->agent_login = kb_store_col_dup(s, 14);
+    r->agent_name = kb_store_col_dup(s, 15);
+    r->waiting_since = sqlite3_column_int64(s, 16);
+    r->token_hash = kb_store_col_dup(s, 17);
     if (!r->public_id || !r->lang || !r->page || !r->state || !r->bot_state || !r->outcome ||
-        !r->consent_text) {
+        !r->consent_text || !r->agent_login || !r->agent_name || !r->token_hash) {
         kb_conversation_row_free(r);
         return KB_ENOMEM;
     }
@@ -174,8 +201,60 @@ enum kb_err kb_store_conversation_update(struct kb_store *st, int64_t id,
     bind_opt(s, 7, u->state);
     bind_opt(s, 8, u->page);
     sqlite3_bind_int64(s, 9, u->now);
+    sqlite3_bind_int(s, 10, u->handoff);
+    sqlite3_bind_int64(s, 11, u->agent_id);
+    sqlite3_bind_int64(s, 12, u->waiting_since);
     enum kb_err err = sqlite3_step(s) == SQLITE_DONE ? KB_OK : kb_store_fail(st, "conversation");
     sqlite3_reset(s);
+    return err;
+}
+
+enum kb_err kb_store_conversations_handoff(struct kb_store *st, size_t max,
+                                           struct kb_conversation_row ***rows, size_t *n)
+{
+    *rows = NULL;
+    *n = 0;
+    sqlite3_stmt *s = kb_store_stmt(st, SQL_CONV_HANDOFF);
+    if (!s)
+        return KB_EDB;
+    struct kb_conversation_row **v = calloc(max ? max : 1, sizeof *v);
+    if (!v)
+        return KB_ENOMEM;
+    sqlite3_bind_int64(s, 1, (int64_t)max);
+    enum kb_err err = KB_OK;
+    size_t k = 0;
+    while (k < max) {
+        err = conv_read(st, s, &v[k]);
+        if (err)
+            break;
+        k++;
+    }
+    sqlite3_reset(s);
+    if (err == KB_ENOTFOUND || k == max)
+        err = KB_OK;
+    if (err) {
+        kb_conversation_rows_free(v, k);
+        return err;
+    }
+    *rows = v;
+    *n = k;
+    return KB_OK;
+}
+
+enum kb_err kb_store_conversation_take(struct kb_store *st, int64_t id, int64_t agent_id,
+                                       int64_t now, bool *taken)
+{
+    *taken = false;
+    sqlite3_stmt *s = kb_store_stmt(st, SQL_CONV_TAKE);
+    if (!s)
+        return KB_EDB;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, agent_id);
+    sqlite3_bind_int64(s, 3, now);
+    enum kb_err err = sqlite3_step(s) == SQLITE_DONE ? KB_OK : kb_store_fail(st, "conversation");
+    sqlite3_reset(s);
+    if (!err)
+        *taken = sqlite3_changes(st->db) == 1;
     return err;
 }
 

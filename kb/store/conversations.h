@@ -5,6 +5,7 @@
 #ifndef KB_STORE_CONVERSATIONS_H
 #define KB_STORE_CONVERSATIONS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,11 @@ struct kb_conversation_row {
     int64_t consent_at; /* unix seconds, 0 when the customer has not consented */
     char *consent_text;
     int64_t created_at, updated_at, ended_at;
+    /* the live takeover */
+    int64_t agent_id;       /* the user holding it (state agent), 0 otherwise */
+    char *agent_login, *agent_name; /* that user's, "" when none */
+    int64_t waiting_since;  /* unix seconds it waits for an agent since (state waiting), 0 */
+    char *token_hash;       /* the hex hash of its resume token */
 };
 void kb_conversation_row_free(struct kb_conversation_row *r); /* no-op on NULL */
 
@@ -49,6 +55,10 @@ struct kb_conversation_update {
     const char *state;
     const char *page;
     int64_t now;
+    /* The live takeover: when handoff is true, agent_id and waiting_since are set to these
+     * (0: none); otherwise they are kept. */
+    bool handoff;
+    int64_t agent_id, waiting_since;
 };
 enum kb_err kb_store_conversation_update(struct kb_store *st, int64_t id,
                                          const struct kb_conversation_update *u) KB_MUST_CHECK;
@@ -60,13 +70,26 @@ enum kb_err kb_store_conversation_end(struct kb_store *st, int64_t id, const cha
 enum kb_err kb_store_conversations_idle(struct kb_store *st, int64_t before, size_t max,
                                         int64_t **ids, size_t *n) KB_MUST_CHECK;
 
+/* The conversations waiting for an agent or held by one (at most max, oldest first; *rows
+ * malloc'd: kb_conversation_rows_free), so that a restart finds them where they were. */
+enum kb_err kb_store_conversations_handoff(struct kb_store *st, size_t max,
+                                           struct kb_conversation_row ***rows,
+                                           size_t *n) KB_MUST_CHECK;
+void kb_conversation_rows_free(struct kb_conversation_row **rows, size_t n);
+/* An agent takes conversation id: state agent, agent_id, waiting_since cleared, only when it
+ * is waiting (*taken false and nothing changed otherwise: another agent was first). The
+ * writer's transactions are serial, so of two agents racing for it exactly one takes it. */
+enum kb_err kb_store_conversation_take(struct kb_store *st, int64_t id, int64_t agent_id,
+                                       int64_t now, bool *taken) KB_MUST_CHECK;
+
 /* A message row. Strings owned, never NULL except extra and client_id (NULL when none). */
 struct kb_message_row {
     int64_t seq;
     char *sender;    /* customer | bot | agent | system */
     char *client_id; /* the client's id of a customer message */
     char *text;
-    char *extra;     /* JSON object: quick_replies, articles (bot messages) */
+    char *extra;     /* JSON object: quick_replies, articles (bot messages); name, login,
+                      * articles (agent messages); ref (a case), handoff and name (system) */
     int64_t at;      /* unix seconds */
 };
 void kb_message_rows_free(struct kb_message_row *rows, size_t n);

@@ -4,7 +4,6 @@
 #include "kb/store/queue.h"
 
 #include <stdlib.h>
-#include <time.h>
 
 #include <sqlite3.h>
 
@@ -19,9 +18,11 @@ static const char SQL_QUEUE_FETCH[] =
 static const char SQL_QUEUE_DONE[] =
     "DELETE FROM index_queue WHERE id <= ?1";
 
-static const char SQL_QUEUE_ALL[] =
-    "INSERT INTO index_queue(article_id, queued_at) "
-    "SELECT id, ?1 FROM articles ORDER BY id";
+static const char SQL_QUEUE_LAST[] =
+    "SELECT coalesce(max(id), 0) FROM index_queue";
+
+static const char SQL_ARTICLE_IDS[] =
+    "SELECT id FROM articles WHERE id > ?2 ORDER BY id LIMIT ?1";
 
 static const char SQL_QUEUE_LEN[] =
     "SELECT count(*) FROM index_queue";
@@ -69,9 +70,46 @@ enum kb_err kb_store_queue_done(struct kb_store *st, int64_t upto)
     return kb_store_step_id(st, SQL_QUEUE_DONE, upto, "queue done");
 }
 
-enum kb_err kb_store_queue_all(struct kb_store *st)
+enum kb_err kb_store_queue_last(struct kb_store *st, int64_t *qid)
 {
-    return kb_store_step_id(st, SQL_QUEUE_ALL, (int64_t)time(NULL), "queue all");
+    *qid = 0;
+    sqlite3_stmt *s = kb_store_stmt(st, SQL_QUEUE_LAST);
+    if (!s)
+        return KB_EDB;
+    enum kb_err err = KB_OK;
+    if (sqlite3_step(s) == SQLITE_ROW)
+        *qid = sqlite3_column_int64(s, 0);
+    else
+        err = kb_store_fail(st, "queue last");
+    sqlite3_reset(s);
+    return err;
+}
+
+enum kb_err kb_store_article_ids(struct kb_store *st, int64_t after, size_t max, int64_t **ids,
+                                 size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    sqlite3_stmt *s = kb_store_stmt(st, SQL_ARTICLE_IDS);
+    if (!s)
+        return KB_EDB;
+    int64_t *v = calloc(max ? max : 1, sizeof *v);
+    if (!v)
+        return KB_ENOMEM;
+    sqlite3_bind_int64(s, 1, (int64_t)max);
+    sqlite3_bind_int64(s, 2, after);
+    int rc = SQLITE_ROW;
+    size_t k = 0;
+    while (k < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        v[k++] = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        free(v);
+        return kb_store_fail(st, "article ids");
+    }
+    *ids = v;
+    *n = k;
+    return KB_OK;
 }
 
 size_t kb_store_queue_length(struct kb_store *st)

@@ -15,7 +15,8 @@
  *   synonyms.c   synonyms(lang, body)
  *   rules.c      bot_rules(lang, name, body, content_hash, updated_at)
  *   conversations.c  conversations(id, public_id, token_hash, lang, page, state, bot_state,
- *                         last_seq, outcome, consent_at, consent_text, ...),
+ *                         last_seq, outcome, consent_at, consent_text, agent_id,
+ *                         waiting_since, ...),
  *                messages(conversation_id, seq, sender, client_id, text, extra, at)
  *   cases.c      cases(id, ref, year, number, status, subject, lang, contact, consent,
  *                      conversation_id, transcript, articles, assignee_id, ...),
@@ -28,6 +29,8 @@
  *                token_hash, ...)
  *   audit.c      audit(at, actor, action, target, address, detail)
  *   articles.c   article_links(article_id, slug): each article's see_also
+ *   articles.c   article_counts(lang, category_slug, category, status, audience, n), kept
+ *                by triggers on articles
  *   desk.c       agent_recent(user_id, article_id, at), agent_pins(user_id, article_id, at)
  *   flags.c      article_flags(id, article_id, reason, comment, author, at, status, ...)
  *   outbox.c     outbox(event_id, type, case_id, payload, state, attempts, next_at, ...),
@@ -357,6 +360,51 @@ static const char *const migrations[] = {
     " handled_at INTEGER);"
     "CREATE INDEX article_flags_status ON article_flags(status, id);"
     "CREATE INDEX article_flags_article ON article_flags(article_id);",
+    /* 10: the live takeover of chats (conversations.c): the agent who holds a conversation
+     * (a user's id, state agent) and since when it waits for one (state waiting). */
+    "ALTER TABLE conversations ADD COLUMN agent_id INTEGER REFERENCES users(id);"
+    "ALTER TABLE conversations ADD COLUMN waiting_since INTEGER;",
+    /* 11: what the home page and the category pages read, in time independent of the number
+     * of articles (articles.c): the count of articles per language, category, status and
+     * audience, kept by triggers in the transaction that changes an article (at 50,000
+     * articles, counting them at each view of the home page took 65 ms of CPU), and indexes
+     * for the most viewed and for a category's titles. */
+    "CREATE TABLE article_counts("
+    " lang TEXT NOT NULL,"
+    " category_slug TEXT NOT NULL,"
+    " category TEXT NOT NULL,"
+    " status TEXT NOT NULL,"
+    " audience TEXT NOT NULL,"
+    " n INTEGER NOT NULL,"
+    " PRIMARY KEY (lang, category_slug, category, status, audience)) WITHOUT ROWID;"
+    "INSERT INTO article_counts(lang, category_slug, category, status, audience, n)"
+    " SELECT lang, category_slug, category, status, audience, count(*) FROM articles"
+    " GROUP BY lang, category_slug, category, status, audience;"
+    "CREATE TRIGGER article_counts_insert AFTER INSERT ON articles BEGIN"
+    " INSERT INTO article_counts(lang, category_slug, category, status, audience, n)"
+    " VALUES (new.lang, new.category_slug, new.category, new.status, new.audience, 1)"
+    " ON CONFLICT (lang, category_slug, category, status, audience) DO UPDATE SET n = n + 1;"
+    " END;"
+    "CREATE TRIGGER article_counts_delete AFTER DELETE ON articles BEGIN"
+    " UPDATE article_counts SET n = n - 1 WHERE lang = old.lang"
+    " AND category_slug = old.category_slug AND category = old.category"
+    " AND status = old.status AND audience = old.audience;"
+    " DELETE FROM article_counts WHERE n <= 0;"
+    " END;"
+    "CREATE TRIGGER article_counts_update AFTER UPDATE OF lang, category_slug, category,"
+    " status, audience ON articles WHEN old.lang <> new.lang"
+    " OR old.category_slug <> new.category_slug OR old.category <> new.category"
+    " OR old.status <> new.status OR old.audience <> new.audience BEGIN"
+    " UPDATE article_counts SET n = n - 1 WHERE lang = old.lang"
+    " AND category_slug = old.category_slug AND category = old.category"
+    " AND status = old.status AND audience = old.audience;"
+    " DELETE FROM article_counts WHERE n <= 0;"
+    " INSERT INTO article_counts(lang, category_slug, category, status, audience, n)"
+    " VALUES (new.lang, new.category_slug, new.category, new.status, new.audience, 1)"
+    " ON CONFLICT (lang, category_slug, category, status, audience) DO UPDATE SET n = n + 1;"
+    " END;"
+    "CREATE INDEX articles_top ON articles(lang, views DESC, updated_at DESC);"
+    "CREATE INDEX articles_category ON articles(lang, category_slug, title COLLATE NOCASE);",
 };
 
 const char *kb_store_errmsg(struct kb_store *st)
@@ -497,8 +545,11 @@ enum kb_err kb_store_open(const char *path, bool readonly, struct kb_store **out
     sqlite3_busy_timeout(st->db, 10000);
     sqlite3_extended_result_codes(st->db, 1);
     if (!readonly) {
+        /* journal_size_limit: once a checkpoint let the WAL start over, the file it left
+         * (an import's can reach hundreds of MB) is cut back to 64 MB. */
         err = kb_store_exec(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-                                "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;");
+                                "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; "
+                                "PRAGMA journal_size_limit = 67108864;");
         if (!err)
             err = migrate(st);
     }

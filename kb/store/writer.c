@@ -1,4 +1,4 @@
-/* kb/store/writer.c: the grouped writer thread (see writer.h).
+/* kb/store/writer.c: the grouped writer thread (see writer.h), and its checkpointer.
  *
  * Producers append to a bounded FIFO under a mutex and signal. The thread swaps the whole
  * FIFO out, then:
@@ -13,7 +13,23 @@
  * locked (another process's long write) the batch is rolled back and retried: nothing is
  * lost, later jobs wait behind it. The connection runs synchronous=NORMAL in WAL mode: a
  * commit is durable against a crash of kb (SIGKILL), and a power cut can only take back the
- * last commits, consistently. */
+ * last commits, consistently.
+ *
+ * Checkpoints. With synchronous=NORMAL a commit never waits for the disk, but a checkpoint
+ * (copying the WAL back into the database) syncs it twice, and SQLite runs its automatic one
+ * inside the COMMIT that crosses 1,000 pages of WAL: on the writer thread, before the batch's
+ * callbacks. The chat writes ~10 pages a message; at 1,000 messages a second that was 20
+ * checkpoints a second, each 40-120 ms of fdatasync on the VMs we measured, and every chat
+ * message queued behind one waited for it (tests/bench/chat/README.md). So the writer's
+ * connection has no automatic checkpoint; a second thread with its own connection runs
+ * PASSIVE checkpoints when the WAL passed CKPT_FRAMES: they copy and sync while the writer
+ * goes on committing. A PASSIVE checkpoint cannot finish while commits keep landing, and
+ * SQLite only rewinds the WAL once everything in it was copied; so when the WAL reaches
+ * WAL_HIGH_FRAMES the writer waits while the checkpointer finishes its pass and runs a RESTART
+ * (the pages its last pass left, two syncs): a pause of one or two checkpoints, once per
+ * WAL_HIGH_FRAMES pages written, and the writer's next commit starts the WAL over. That bounds
+ * the WAL (about WAL_HIGH_FRAMES pages) at the price of a short pause when writes never stop
+ * for long; when they do, the checkpointer's pass catches up and the WAL starts over alone. */
 #include "kb/store/writer.h"
 
 #include <pthread.h>
@@ -25,6 +41,8 @@
 #include "kb/store/store_int.h"
 
 #define WRITER_MAX_BATCH 4096 /* jobs in one transaction: bounds its time and the WAL */
+#define CKPT_FRAMES 1000       /* WAL pages that wake the checkpointer (SQLite's own default) */
+#define WAL_HIGH_FRAMES 16000  /* WAL pages (64 MB) at which the checkpointer rewinds it */
 
 struct job {
     kb_store_write_fn *fn;
@@ -43,7 +61,78 @@ struct kb_store_writer {
     size_t batches;
     bool stopping;
     struct kb_store *st;
+    int wal_frames; /* pages in the WAL after the last commit: the WAL hook's count */
+    /* The checkpointer: its thread and connection; ckpt_wanted is set by the writer and
+     * cleared by the checkpointer when it starts a pass (under mu). */
+    pthread_t ckpt_thread;
+    pthread_cond_t ckpt_cv;
+    pthread_cond_t ckpt_done_cv; /* a rewind done, or the checkpointer gone */
+    bool ckpt_wanted, ckpt_rewind, ckpt_exited;
+    unsigned long ckpt_rewinds;
+    bool ckpt_running; /* its thread was started */
+    struct kb_store *ckpt_st;
 };
+
+/* SQLite's WAL hook, on the writer thread after each commit: the WAL's size in pages. */
+static int on_wal(void *p, sqlite3 *db, const char *name, int frames)
+{
+    (void)db, (void)name;
+    ((struct kb_store_writer *)p)->wal_frames = frames;
+    return SQLITE_OK;
+}
+
+static void *checkpoint_main(void *p)
+{
+    struct kb_store_writer *w = p;
+    pthread_setname_np(pthread_self(), "kb-checkpoint");
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->ckpt_wanted && !w->stopping)
+            pthread_cond_wait(&w->ckpt_cv, &w->mu);
+        if (!w->ckpt_wanted)
+            break; /* stopping, and nothing asked */
+        bool rewind = w->ckpt_rewind;
+        w->ckpt_wanted = w->ckpt_rewind = false;
+        pthread_mutex_unlock(&w->mu);
+        /* RESTART waits (busy handler) for the readers of older pages and for the write lock,
+         * which the writer, waiting in after_batch, does not take meanwhile: SQLite's locks
+         * are not fair, and a writer committing back to back would starve it. */
+        int log = 0, copied = 0;
+        int rc = sqlite3_wal_checkpoint_v2(
+            w->ckpt_st->db, NULL, rewind ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE,
+            &log, &copied);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+            kb_log(KB_LOG_WARN, "checkpoint: %s", sqlite3_errmsg(w->ckpt_st->db));
+        pthread_mutex_lock(&w->mu);
+        if (rewind) {
+            w->ckpt_rewinds++;
+            pthread_cond_broadcast(&w->ckpt_done_cv);
+        }
+    }
+    w->ckpt_exited = true;
+    pthread_cond_broadcast(&w->ckpt_done_cv);
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* After a batch, on the writer thread: past CKPT_FRAMES, wake the checkpointer; past
+ * WAL_HIGH_FRAMES, have it rewind the WAL and wait for that before the next batch. */
+static void after_batch(struct kb_store_writer *w)
+{
+    if (w->wal_frames < CKPT_FRAMES)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->ckpt_wanted = true;
+    pthread_cond_signal(&w->ckpt_cv);
+    if (w->wal_frames >= WAL_HIGH_FRAMES && !w->ckpt_exited) {
+        w->ckpt_rewind = true;
+        unsigned long n = w->ckpt_rewinds;
+        while (w->ckpt_rewinds == n && !w->ckpt_exited)
+            pthread_cond_wait(&w->ckpt_done_cv, &w->mu);
+        w->wal_frames = 0;
+    }
+    pthread_mutex_unlock(&w->mu);
+}
 
 static void sleep_ms(long ms)
 {
@@ -129,6 +218,7 @@ static void *writer_main(void *p)
             free(batch);
             batch = next;
         }
+        after_batch(w);
     }
     return NULL;
 }
@@ -147,12 +237,40 @@ enum kb_err kb_store_writer_start(const char *db_path, size_t max_queue,
         return err;
     }
     kb_store_poll_busy(w->st);
+    /* Checkpoints are the checkpointer's (and after_batch's), never inside a COMMIT. */
+    err = kb_store_exec(w->st, "PRAGMA wal_autocheckpoint = 0");
+    /* A WAL that was rewound is cut back to 64 MB: the disk it takes stays bounded too. */
+    if (!err)
+        err = kb_store_exec(w->st, "PRAGMA journal_size_limit = 67108864");
+    if (!err)
+        err = kb_store_open(db_path, false, &w->ckpt_st);
+    if (!err)
+        kb_store_poll_busy(w->ckpt_st);
+    if (err) {
+        kb_store_free(w->st);
+        free(w);
+        return err;
+    }
+    sqlite3_wal_hook(w->st->db, on_wal, w);
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
-    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+    pthread_cond_init(&w->ckpt_cv, NULL);
+    pthread_cond_init(&w->ckpt_done_cv, NULL);
+    w->ckpt_running = pthread_create(&w->ckpt_thread, NULL, checkpoint_main, w) == 0;
+    if (!w->ckpt_running || pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        if (w->ckpt_running) {
+            pthread_mutex_lock(&w->mu);
+            w->stopping = true;
+            pthread_cond_signal(&w->ckpt_cv);
+            pthread_mutex_unlock(&w->mu);
+            pthread_join(w->ckpt_thread, NULL);
+        }
+        kb_store_free(w->ckpt_st);
         kb_store_free(w->st);
         pthread_mutex_destroy(&w->mu);
         pthread_cond_destroy(&w->cv);
+        pthread_cond_destroy(&w->ckpt_cv);
+        pthread_cond_destroy(&w->ckpt_done_cv);
         free(w);
         return KB_ENOMEM;
     }
@@ -167,11 +285,17 @@ void kb_store_writer_stop(struct kb_store_writer *w)
     pthread_mutex_lock(&w->mu);
     w->stopping = true;
     pthread_cond_signal(&w->cv);
+    pthread_cond_signal(&w->ckpt_cv);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
+    pthread_join(w->ckpt_thread, NULL);
+    /* The last connection to close checkpoints what is left and removes the WAL. */
+    kb_store_free(w->ckpt_st);
     kb_store_free(w->st);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
+    pthread_cond_destroy(&w->ckpt_cv);
+    pthread_cond_destroy(&w->ckpt_done_cv);
     free(w);
 }
 

@@ -4,7 +4,8 @@
  * wait on each other nor hold SQLite's write lock while a request is answered: producers hand
  * a job to the writer and go on; the writer takes every job queued, runs them in one
  * transaction (each in its own savepoint, so that a failing job takes nothing else with it),
- * commits, then tells each job how it went. Jobs of one producer run in submission order. */
+ * commits, then tells each job how it went. Jobs of one producer run in submission order.
+ * The WAL its commits grow is checkpointed by a thread of its own, never on the writer's. */
 #ifndef KB_STORE_WRITER_H
 #define KB_STORE_WRITER_H
 

@@ -283,7 +283,7 @@ static void crash_after_a_batch_is_repaired(void **state)
 }
 
 /* What a crash in the middle of merging shards can leave: tables that do not match the
- * version file. The next writer removes the index and rebuilds it from the store. */
+ * version file. The next writer rebuilds the index from the store. */
 static void unreadable_index_is_rebuilt(void **state)
 {
     struct fixture *fx = *state;
@@ -305,6 +305,67 @@ static void unreadable_index_is_rebuilt(void **state)
     free(top);
 }
 
+static bool exists(struct fixture *fx, const char *name)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s", fx->index, name);
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+/* kb index --rebuild writes a new generation beside the live index and switches to it when
+ * it is complete: a reader opened before answers from the old index until it reopens, then
+ * from the new one, which has the changes still queued when the rebuild started; the queue
+ * rows it covered are gone, the previous generation too. */
+static void rebuild_beside_the_live_index(void **state)
+{
+    struct fixture *fx = *state;
+    first_import(fx);
+    struct search_index *r = NULL;
+    assert_int_equal(search_index_open(fx->index, false, &r), KB_OK);
+    /* A change stored but not indexed yet (an import without its live indexer). */
+    testfs_write(fx->content, "articles/fr/garantie/extension.md",
+                 "---\ntitle: Prolonger la garantie jusqu'à dix ans\ncategory: Garantie\n---\n"
+                 "La garantie constructeur se prolonge jusqu'à 10 ans.\n");
+    struct kb_import_report rep;
+    assert_int_equal(kb_import_dir(fx->st, fx->content, "fr", fx->devnull, &rep, NULL), KB_OK);
+    assert_true(kb_store_queue_length(fx->st) > 0);
+    size_t n = 0;
+    assert_int_equal(kb_indexer_rebuild(fx->st, fx->index, &n), KB_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(kb_store_queue_length(fx->st), 0);
+    assert_true(exists(fx, "current"));
+    assert_true(exists(fx, "g1"));
+    assert_false(exists(fx, "iamglass")); /* the index first imported, in the directory */
+    char *top = ranking(fx, "dix ans garantie");
+    assert_non_null(strstr(top, "extension="));
+    free(top);
+    /* The reader opened before the switch: still the old index, then the new one. */
+    struct search_query q = {.text = "dix", .lang = "fr", .scope = SEARCH_SCOPE_PUBLIC};
+    struct search_result *res = NULL;
+    assert_int_equal(search_run(r, &q, &res), KB_OK);
+    assert_int_equal(res->nhits, 0);
+    search_result_free(res);
+    assert_int_equal(search_index_reopen(r), KB_OK);
+    assert_int_equal(search_run(r, &q, &res), KB_OK);
+    assert_int_equal(res->nhits, 1);
+    search_result_free(res);
+    search_index_free(r);
+    /* Again: the next generation replaces this one. */
+    assert_int_equal(kb_indexer_rebuild(fx->st, fx->index, &n), KB_OK);
+    assert_true(exists(fx, "g2"));
+    assert_false(exists(fx, "g1"));
+    assert_int_equal(indexed(fx), 3);
+    /* A generation gone missing is rebuilt by the next writer. */
+    char gen[400];
+    snprintf(gen, sizeof gen, "%s/g2", fx->index);
+    assert_int_equal(testfs_rm_rf(gen), 0);
+    size_t applied = 0;
+    assert_int_equal(kb_indexer_run(fx->st, fx->index, false, &applied), KB_OK);
+    assert_int_equal(applied, 3);
+    assert_int_equal(indexed(fx), 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +374,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(crash_after_a_batch_is_repaired, setup, teardown),
         cmocka_unit_test_setup_teardown(unreadable_index_is_rebuilt, setup, teardown),
+        cmocka_unit_test_setup_teardown(rebuild_beside_the_live_index, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

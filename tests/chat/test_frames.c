@@ -1,5 +1,5 @@
-/* tests/chat: the protocol's frames (parsing what clients send, building what the server
- * sends) and the rate limits, without a server. */
+/* tests/chat: the protocol's frames (parsing what clients and agents send, building what the
+ * server sends) and the rate limits, without a server. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -110,6 +110,147 @@ static void builds_server_frames_as_the_protocol_says(void **state)
     json_decref(m);
 }
 
+/* The live takeover's server frames, exactly as the README's protocol table says. */
+static void builds_the_takeover_frames(void **state)
+{
+    (void)state;
+    char *s = kb_chat_frame_handoff("waiting", NULL, 8);
+    assert_string_equal(s, "{\"type\":\"handoff\",\"state\":\"waiting\",\"name\":null,\"seq\":8}");
+    free(s);
+    s = kb_chat_frame_handoff("joined", "Marie <b>", 9);
+    assert_string_equal(s, "{\"type\":\"handoff\",\"state\":\"joined\",\"name\":\"Marie <b>\","
+                           "\"seq\":9}");
+    free(s);
+    s = kb_chat_frame_agent(10, "Bonjour", "Marie", NULL);
+    assert_string_equal(s, "{\"type\":\"agent\",\"seq\":10,\"text\":\"Bonjour\",\"name\":\"Marie\","
+                           "\"articles\":[]}");
+    free(s);
+    json_t *cards = json_pack("[{s:s}]", "slug", "garantie");
+    s = kb_chat_frame_agent(11, "voici", "Marie", cards);
+    assert_string_equal(s, "{\"type\":\"agent\",\"seq\":11,\"text\":\"voici\",\"name\":\"Marie\","
+                           "\"articles\":[{\"slug\":\"garantie\"}]}");
+    free(s);
+    json_decref(cards);
+}
+
+/* What a customer's connection sends is never an agent's action: the customer parser knows
+ * start, message and end only, whatever the frame claims to be. */
+static void a_customer_cannot_send_agent_frames(void **state)
+{
+    (void)state;
+    static const char *const agentish[] = {
+        "{\"type\":\"take\",\"conversation\":\"conv_x\"}",
+        "{\"type\":\"leave\",\"conversation\":\"conv_x\"}",
+        "{\"type\":\"case\",\"conversation\":\"conv_x\",\"subject\":\"s\"}",
+        "{\"type\":\"agent\",\"seq\":3,\"text\":\"x\",\"name\":\"Marie\",\"articles\":[]}",
+        "{\"type\":\"handoff\",\"state\":\"joined\",\"name\":\"Marie\"}",
+    };
+    for (size_t i = 0; i < sizeof agentish / sizeof agentish[0]; i++) {
+        struct kb_chat_frame f;
+        const char *why = NULL;
+        assert_int_equal(parse(agentish[i], &f, &why), KB_EINVAL);
+        assert_string_equal(why, "unknown frame type");
+    }
+}
+
+static enum kb_err aparse(const char *s, struct kb_chat_agent_frame *f, const char **why)
+{
+    return kb_chat_agent_frame_parse(s, strlen(s), f, why);
+}
+
+static void parses_the_agents_frames(void **state)
+{
+    (void)state;
+    struct kb_chat_agent_frame f;
+    const char *why = NULL;
+    assert_int_equal(aparse("{\"type\":\"take\",\"conversation\":\"conv_Ab-9_\"}", &f, &why), KB_OK);
+    assert_int_equal(f.type, KB_AGENT_TAKE);
+    assert_string_equal(f.conversation, "conv_Ab-9_");
+    kb_chat_agent_frame_release(&f);
+    assert_int_equal(aparse("{\"type\":\"message\",\"conversation\":\"conv_a\",\"id\":\"a-1\","
+                            "\"text\":\"  Bonjour <b>\\n\",\"articles\":[\"garantie\",\"x-y_z\"]}",
+                            &f, &why), KB_OK);
+    assert_int_equal(f.type, KB_AGENT_MESSAGE);
+    assert_string_equal(f.id, "a-1");
+    assert_string_equal(f.text, "Bonjour <b>");
+    assert_int_equal(f.nslugs, 2);
+    assert_string_equal(f.slugs[0], "garantie");
+    assert_string_equal(f.slugs[1], "x-y_z");
+    kb_chat_agent_frame_release(&f);
+    assert_int_equal(aparse("{\"type\":\"message\",\"conversation\":\"conv_a\",\"id\":\"a\","
+                            "\"text\":\"x\",\"articles\":null}", &f, &why), KB_OK);
+    assert_int_equal(f.nslugs, 0);
+    kb_chat_agent_frame_release(&f);
+    assert_int_equal(aparse("{\"type\":\"leave\",\"conversation\":\"conv_a\"}", &f, &why), KB_OK);
+    assert_int_equal(f.type, KB_AGENT_LEAVE);
+    kb_chat_agent_frame_release(&f);
+    assert_int_equal(aparse("{\"type\":\"end\",\"conversation\":\"conv_a\"}", &f, &why), KB_OK);
+    assert_int_equal(f.type, KB_AGENT_END);
+    kb_chat_agent_frame_release(&f);
+    assert_int_equal(aparse("{\"type\":\"case\",\"conversation\":\"conv_a\",\"subject\":\" Siège \"}",
+                            &f, &why), KB_OK);
+    assert_int_equal(f.type, KB_AGENT_CASE);
+    assert_string_equal(f.subject, "Siège");
+    kb_chat_agent_frame_release(&f);
+}
+
+static void refuses_bad_agent_frames(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "", "[]", "{}", "{\"type\":\"take\"}", "{\"type\":\"start\",\"lang\":\"fr\"}",
+        "{\"type\":\"take\",\"conversation\":\"\"}",
+        "{\"type\":\"take\",\"conversation\":\"conv x\"}",
+        "{\"type\":\"take\",\"conversation\":\"conv_<script>\"}",
+        "{\"type\":\"take\",\"conversation\":\"conv_0123456789012345678901234567890123456\"}",
+        "{\"type\":\"take\",\"conversation\":3}",
+        "{\"type\":\"message\",\"conversation\":\"conv_a\",\"text\":\"x\"}",
+        "{\"type\":\"message\",\"conversation\":\"conv_a\",\"id\":\"\",\"text\":\"x\"}",
+        "{\"type\":\"message\",\"conversation\":\"conv_a\",\"id\":\"a\",\"text\":\"  \"}",
+        "{\"type\":\"message\",\"conversation\":\"conv_a\",\"id\":\"a\",\"text\":\"x\","
+        "\"articles\":[\"a\",\"b\",\"c\",\"d\"]}",
+        "{\"type\":\"message\",\"conversation\":\"conv_a\",\"id\":\"a\",\"text\":\"x\","
+        "\"articles\":[\"../etc\"]}",
+        "{\"type\":\"message\",\"conversation\":\"conv_a\",\"id\":\"a\",\"text\":\"x\","
+        "\"articles\":\"garantie\"}",
+        "{\"type\":\"message\",\"conversation\":\"conv_a\",\"id\":\"a\",\"text\":\"x\","
+        "\"articles\":[1]}",
+        "{\"type\":\"case\",\"conversation\":\"conv_a\"}",
+        "{\"type\":\"case\",\"conversation\":\"conv_a\",\"subject\":\" \"}",
+        "{\"type\":\"take\",\"conversation\":\"conv_a\",\"type\":\"end\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct kb_chat_agent_frame f;
+        const char *why = NULL;
+        assert_int_equal(aparse(bad[i], &f, &why), KB_EINVAL);
+        assert_non_null(why);
+        assert_null(f.conversation); /* nothing left to free */
+    }
+    /* A text over 4000 bytes, a subject over 300, a frame over 8 KiB. */
+    char *big = malloc(KB_CHAT_AGENT_FRAME_MAX + 2);
+    char *text = malloc(KB_CHAT_AGENT_TEXT_MAX + 2);
+    assert_non_null(big);
+    assert_non_null(text);
+    if (!big || !text)
+        return;
+    memset(text, 'x', KB_CHAT_AGENT_TEXT_MAX + 1);
+    text[KB_CHAT_AGENT_TEXT_MAX + 1] = 0;
+    snprintf(big, KB_CHAT_AGENT_FRAME_MAX + 2,
+             "{\"type\":\"message\",\"conversation\":\"conv_a\",\"id\":\"a\",\"text\":\"%s\"}", text);
+    struct kb_chat_agent_frame f;
+    const char *why = NULL;
+    assert_int_equal(aparse(big, &f, &why), KB_EINVAL);
+    text[KB_CHAT_SUBJECT_MAX + 1] = 0;
+    snprintf(big, KB_CHAT_AGENT_FRAME_MAX + 2,
+             "{\"type\":\"case\",\"conversation\":\"conv_a\",\"subject\":\"%s\"}", text);
+    assert_int_equal(aparse(big, &f, &why), KB_EINVAL);
+    memset(big, ' ', KB_CHAT_AGENT_FRAME_MAX + 1);
+    assert_int_equal(kb_chat_agent_frame_parse(big, KB_CHAT_AGENT_FRAME_MAX + 1, &f, &why),
+                     KB_ETOOBIG);
+    free(big);
+    free(text);
+}
+
 static void buckets_allow_bursts_then_the_rate(void **state)
 {
     (void)state;
@@ -150,6 +291,10 @@ int main(void)
         cmocka_unit_test(parses_the_three_client_frames),
         cmocka_unit_test(refuses_bad_frames_with_a_reason),
         cmocka_unit_test(builds_server_frames_as_the_protocol_says),
+        cmocka_unit_test(builds_the_takeover_frames),
+        cmocka_unit_test(a_customer_cannot_send_agent_frames),
+        cmocka_unit_test(parses_the_agents_frames),
+        cmocka_unit_test(refuses_bad_agent_frames),
         cmocka_unit_test(buckets_allow_bursts_then_the_rate),
         cmocka_unit_test(addresses_are_counted_and_forgotten),
     };

@@ -21,13 +21,21 @@ export function chatContent(dir = tempDir('kb-chat-')) {
   return { dir, content };
 }
 
-/** A websocket client that queues every frame it receives. */
+/** A websocket client that queues every frame it receives (protocols and options as ws's:
+ * the agents' channel needs the subprotocol kb-agent, a cookie and an Origin). */
 export class Client {
-  constructor(url) {
-    this.ws = new WebSocket(url);
+  constructor(url, protocols, options) {
+    this.ws = new WebSocket(url, protocols, options);
     this.frames = [];
     this.waiters = [];
     this.closed = null;
+    this.refused = null; // the HTTP status of a refused handshake
+    this.ws.on('unexpected-response', (req, res) => {
+      this.refused = res.statusCode;
+      this.closed = { code: 0, reason: `handshake refused (${res.statusCode})` };
+      req.destroy();
+      this.wake();
+    });
     this.ws.on('message', (data, isBinary) => {
       const f = isBinary ? { binary: true } : JSON.parse(data.toString());
       this.frames.push(f);

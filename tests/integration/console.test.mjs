@@ -379,7 +379,13 @@ test('a store from before see_also: the links kept among unknown keys move to th
   assert.equal(copy.status, 0, copy.stderr);
   const old = db + '.old';
   const r = spawnSync('sqlite3', [old, 'DROP TABLE article_flags; DROP TABLE agent_pins; ' +
-    'DROP TABLE agent_recent; DROP TABLE article_links; PRAGMA user_version = 8;'], { encoding: 'utf8' });
+    'DROP TABLE agent_recent; DROP TABLE article_links; ' +
+    // ... nor the live takeover's columns (migration 10)
+    'ALTER TABLE conversations DROP COLUMN agent_id; ALTER TABLE conversations DROP COLUMN waiting_since; ' +
+    // ... nor the article counts (migration 11)
+    'DROP TRIGGER article_counts_insert; DROP TRIGGER article_counts_update; ' +
+    'DROP TRIGGER article_counts_delete; DROP TABLE article_counts; ' +
+    'DROP INDEX articles_top; DROP INDEX articles_category; PRAGMA user_version = 8;'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   // Any kb command opening the store migrates it.
   const up = kb(['--db', old, 'case', 'list']);

@@ -365,6 +365,54 @@ static void snippets_are_escaped_and_marked(void **state)
     search_result_free(r);
 }
 
+/* The snippet of the hit slug in r, or NULL. */
+static const char *snippet_of(const struct search_result *r, const char *slug)
+{
+    for (size_t i = 0; i < r->nhits; i++)
+        if (strcmp(r->hits[i].slug, slug) == 0)
+            return r->hits[i].snippet;
+    return NULL;
+}
+
+/* One reader, the same documents in the results of one query after the other: their words'
+ * stem ids are kept with them after the first snippet (search/snippet.cc), and each query
+ * still marks its own words and none of the query before; every snippet is the one a fresh
+ * reader cuts for that query. */
+static void snippets_of_documents_seen_before(void **state)
+{
+    (void)state;
+    static const char *const queries[] = {"révision", "atelier", "révision atelier", "km",
+                                          "pièces", "véhicule neuf", "révision"};
+    struct search_index *idx = NULL;
+    assert_int_equal(search_index_open(dir, false, &idx), KB_OK);
+    for (size_t k = 0; k < sizeof queries / sizeof *queries; k++) {
+        struct search_query q = {.text = queries[k], .lang = "fr", .scope = SEARCH_SCOPE_ALL};
+        struct search_result *again = NULL;
+        assert_int_equal(search_run(idx, &q, &again), KB_OK);
+        struct search_result *fresh = run(queries[k], "fr", SEARCH_SCOPE_ALL, NULL);
+        assert_int_equal(again->nhits, fresh->nhits);
+        for (size_t i = 0; i < fresh->nhits; i++) {
+            assert_string_equal(again->hits[i].slug, fresh->hits[i].slug);
+            assert_string_equal(again->hits[i].snippet, fresh->hits[i].snippet);
+        }
+        const char *s = snippet_of(again, "rendez-vous-revision");
+        bool revision = strstr(queries[k], "révision"), atelier = strstr(queries[k], "atelier");
+        if (revision || atelier) {
+            assert_non_null(s);
+            assert_int_equal(strstr(s, "<mark>révision</mark>") != NULL, revision);
+            assert_int_equal(strstr(s, "<mark>atelier</mark>") != NULL, atelier);
+        }
+        if (strcmp(queries[k], "km") == 0) {
+            assert_non_null(s);
+            assert_non_null(strstr(s, "<mark>km</mark>"));
+            assert_null(strstr(s, "<mark>révision</mark>"));
+        }
+        search_result_free(again);
+        search_result_free(fresh);
+    }
+    search_index_free(idx);
+}
+
 static void other_languages_stem(void **state)
 {
     (void)state;
@@ -1124,6 +1172,116 @@ static void merged_shards_answer_the_same(void **state)
     assert_int_equal(testfs_rm_rf(own), 0);
 }
 
+/* The title of the first result of text (public scope), or "" when nothing is found. */
+static char *first_title(struct search_index *rd, const char *text)
+{
+    struct search_query q = {.text = text, .lang = "fr"};
+    struct search_result *r = NULL;
+    assert_int_equal(search_run(rd, &q, &r), KB_OK);
+    char *t = strdup(r->nhits ? r->hits[0].title : "");
+    search_result_free(r);
+    return t;
+}
+
+static bool exists(const char *root, const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", root, name);
+    return access(path, F_OK) == 0;
+}
+
+/* A rebuild writes a new generation beside the live index: readers keep answering from the
+ * live one until it is published, then switch at their next reopen; the previous one is
+ * removed, and a rebuild never published (a crash) is discarded by the next writer. One
+ * writer at a time has the directory, whatever generation it writes. */
+static void rebuild_beside_the_live_index(void **state)
+{
+    (void)state;
+    char own[128];
+    snprintf(own, sizeof own, "/tmp/kb-test-search-gen-XXXXXX");
+    assert_non_null(mkdtemp(own));
+    struct search_index *w = open_writer(own), *rd = NULL, *late = NULL, *g = NULL;
+    struct search_index *other = NULL;
+    put_all(w);
+    assert_int_equal(search_index_commit(w), KB_OK);
+    search_index_free(w);
+    assert_int_equal(search_index_open(own, false, &rd), KB_OK);
+    assert_int_equal(search_index_count(rd), 8);
+    const char *old_title = "Que couvre la garantie constructeur ?";
+    const char *new_title = "Garantie constructeur de sept ans";
+    struct search_doc two = {.id = 2, .slug = "garantie-constructeur", .title = new_title,
+                             .lang = "fr", .category = "Garantie", .audience = "public",
+                             .status = "published", .body = "Sept ans, pièces et main-d'œuvre."};
+    struct search_doc six = {.id = 6, .slug = "vehicle-recall", .title = "Recalls",
+                             .lang = "en", .audience = "public", .status = "published",
+                             .body = "Free of charge."};
+
+    /* Written, committed, never published: nobody sees it; the next writer removes it. */
+    assert_int_equal(search_index_open_new(own, layout_docs, &g), KB_OK);
+    assert_int_equal(search_index_open(own, true, &other), KB_EBUSY);
+    assert_int_equal(search_index_open_new(own, 0, &other), KB_EBUSY);
+    assert_int_equal(search_index_put(g, &two), KB_OK);
+    assert_int_equal(search_index_commit(g), KB_OK);
+    assert_int_equal(search_index_reopen(rd), KB_OK);
+    assert_int_equal(search_index_count(rd), 8);
+    char *t = first_title(rd, "garantie");
+    assert_string_equal(t, old_title);
+    free(t);
+    assert_int_equal(search_index_open(own, false, &late), KB_OK);
+    assert_int_equal(search_index_count(late), 8);
+    search_index_free(late);
+    search_index_free(g);
+    assert_true(exists(own, "g1"));
+    assert_int_equal(search_index_open(own, true, &w), KB_OK);
+    assert_false(exists(own, "g1"));
+    search_index_free(w);
+
+    /* Published: the new generation is the index, the old files are gone; a reader that has
+     * not reopened yet still answers from them. */
+    assert_int_equal(search_index_open(own, false, &late), KB_OK);
+    assert_int_equal(search_index_open_new(own, layout_docs, &g), KB_OK);
+    assert_int_equal(search_index_put(g, &two), KB_OK);
+    assert_int_equal(search_index_put(g, &six), KB_OK);
+    assert_int_equal(search_index_publish(g), KB_OK);
+    assert_int_equal(search_index_publish(g), KB_EINVAL); /* once */
+    assert_true(exists(own, "current"));
+    assert_true(exists(own, "g1")); /* the name of the one never published, free again */
+    assert_false(exists(own, "g1/shard1")); /* merged */
+    assert_false(exists(own, "iamglass"));
+    assert_false(exists(own, "postlist.glass"));
+    assert_int_equal(search_index_count(late), 8);
+    t = first_title(late, "garantie");
+    assert_string_equal(t, old_title);
+    free(t);
+    search_index_free(late);
+    assert_int_equal(search_index_reopen(rd), KB_OK);
+    assert_int_equal(search_index_count(rd), 2);
+    t = first_title(rd, "garantie");
+    assert_string_equal(t, new_title);
+    free(t);
+    /* The handle writes the live index now, as a writer opened later does. */
+    assert_int_equal(search_index_delete(g, 6), KB_OK);
+    assert_int_equal(search_index_commit(g), KB_OK);
+    search_index_free(g);
+    assert_int_equal(search_index_reopen(rd), KB_OK);
+    assert_int_equal(search_index_count(rd), 1);
+    assert_int_equal(search_index_open(own, true, &w), KB_OK);
+    assert_int_equal(search_index_put(w, &six), KB_OK);
+    assert_int_equal(search_index_commit(w), KB_OK);
+    search_index_free(w);
+    assert_int_equal(search_index_reopen(rd), KB_OK);
+    assert_int_equal(search_index_count(rd), 2);
+
+    /* A generation that went missing is reported, not made again empty. */
+    char gen[200];
+    snprintf(gen, sizeof gen, "%s/g1", own);
+    assert_int_equal(testfs_rm_rf(gen), 0);
+    assert_int_equal(search_index_open(own, true, &w), KB_EINDEX);
+    assert_int_not_equal(search_index_open(own, false, &late), KB_OK);
+    search_index_free(rd);
+    assert_int_equal(testfs_rm_rf(own), 0);
+}
+
 /* ?lang= of a language no article is written in: nothing, and no spelling suggestion that
  * would lead nowhere either. */
 static void unknown_language_finds_nothing(void **state)
@@ -1238,6 +1396,7 @@ int main(void)
         cmocka_unit_test(stemming_and_synonyms),  cmocka_unit_test(accents_and_case),
         cmocka_unit_test(audience_and_status),    cmocka_unit_test(categories_and_facets),
         cmocka_unit_test(spelling_correction),    cmocka_unit_test(snippets_are_escaped_and_marked),
+        cmocka_unit_test(snippets_of_documents_seen_before),
         cmocka_unit_test(other_languages_stem),   cmocka_unit_test(hostile_queries),
         cmocka_unit_test(writer_changes_are_seen), cmocka_unit_test(suggest_and_related),
         cmocka_unit_test(clear_and_uncommitted), cmocka_unit_test(reader_memory_follows_changes),
@@ -1250,6 +1409,7 @@ int main(void)
         cmocka_unit_test(scope_decides_everything),
         cmocka_unit_test(faq_titles),
         cmocka_unit_test(vocabulary_follows_changes),
+        cmocka_unit_test(rebuild_beside_the_live_index),
         cmocka_unit_test(filters_and_hit_audience),
     };
     layout_docs = 0;

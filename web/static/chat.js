@@ -31,7 +31,13 @@
  * [d/2, d); at once when the browser says it is online again. The connection is opened when a
  * conversation is stored (to resume it) or when the panel opens, not for every page view.
  * rate_limited with an id: that message is sent again once, 2 to 6 s later; refused twice, it
- * is marked not sent with a button to retry. */
+ * is marked not sent with a button to retry.
+ *
+ * A person takes over (the live takeover): handoff frames (waiting, joined, left) and their
+ * system messages in a history become notices in the transcript ("Marie joined the
+ * conversation"), and an agent's messages show the agent's name above them; both are in the
+ * transcript's live region, so screen readers announce them, and a reload restores them from
+ * the history (handoff and name on system messages, name and articles on the agent's). */
 (function () {
   'use strict';
 
@@ -74,7 +80,11 @@
       tooLong: 'Ce message est trop long : raccourcissez-le.',
       caseLabel: 'Votre demande est enregistrée. Référence du dossier :',
       caseText: function (ref) { return 'Dossier ' + ref + ' ouvert.'; },
-      unread: 'nouveau message', newTab: '(nouvel onglet)'
+      unread: 'nouveau message', newTab: '(nouvel onglet)',
+      waiting: 'En attente d’un conseiller… Il vous répond ici dans quelques minutes.',
+      joined: function (n) { return n + ' a rejoint la conversation.'; },
+      left: function (n) { return n + ' a quitté la conversation. L’assistant vous répond de nouveau.'; },
+      noAgent: 'Aucun conseiller n’a pu vous répondre pour le moment.'
     },
     en: {
       launcher: 'Chat with us', title: 'Chat with us',
@@ -93,7 +103,11 @@
       tooLong: 'This message is too long: please shorten it.',
       caseLabel: 'Your request is recorded. Case reference:',
       caseText: function (ref) { return 'Case ' + ref + ' opened.'; },
-      unread: 'new message', newTab: '(new tab)'
+      unread: 'new message', newTab: '(new tab)',
+      waiting: 'Waiting for an adviser… They will answer here in a few minutes.',
+      joined: function (n) { return n + ' joined the conversation.'; },
+      left: function (n) { return n + ' left the conversation. The assistant answers again.'; },
+      noAgent: 'No adviser could answer for now.'
     }
   };
 
@@ -137,7 +151,8 @@
       token: conv.token, open: open,
       items: keep.map(function (it) {
         return { seq: it.seq, from: it.from, text: it.text, id: it.id, quick: it.quick,
-                 articles: it.articles, ref: it.ref, state: it.state, sent: it.sent };
+                 articles: it.articles, ref: it.ref, state: it.state, sent: it.sent,
+                 name: it.name, handoff: it.handoff };
       })
     });
   }
@@ -366,6 +381,16 @@
     } catch (e) { return null; }
   }
 
+  /* The notice of a handoff state (waiting, joined, left) in the widget's language; null for
+   * a state it does not know (the server's text is shown then). */
+  function handoffText(state, name) {
+    var n = typeof name === 'string' && name ? name : null;
+    if (state === 'waiting') return T.waiting;
+    if (state === 'joined') return T.joined(n || T.agent);
+    if (state === 'left') return n ? T.left(n) : T.noAgent;
+    return null;
+  }
+
   function render(it) {
     var from = { customer: 1, bot: 1, agent: 1, system: 1 }[it.from] ? it.from : 'system';
     var node = el('div', 'kbc-msg kbc-msg--' + from);
@@ -376,7 +401,15 @@
       node.appendChild(el('p', 'kbc-case-ref', it.ref));
       return node;
     }
+    if (it.handoff) {
+      /* a person takes over, or leaves: a notice of its own */
+      node.classList.add('kbc-handoff', 'kbc-handoff--' + it.handoff);
+      node.appendChild(el('p', 'kbc-text', handoffText(it.handoff, it.name) || it.text));
+      return node;
+    }
     var who = { customer: T.you, bot: T.bot, agent: T.agent, system: T.system }[from];
+    /* an agent by name (from the server: text only, never markup) */
+    if (from === 'agent' && typeof it.name === 'string' && it.name) who = it.name;
     /* the sender: said to screen readers; shown for people (an agent) */
     node.appendChild(el('span', from === 'agent' ? 'kbc-who' : 'kbc-visually-hidden', who + T.colon));
     node.appendChild(el('p', 'kbc-text', it.text));
@@ -594,7 +627,14 @@
       it.quick = Array.isArray(m.quick_replies) ? m.quick_replies : [];
       it.articles = Array.isArray(m.articles) ? m.articles : [];
     }
-    if (it.from === 'system') {
+    if (it.from === 'agent') {
+      it.name = typeof m.name === 'string' ? m.name : '';
+      it.articles = Array.isArray(m.articles) ? m.articles : [];
+    }
+    if (it.from === 'system' && typeof m.handoff === 'string') {
+      it.handoff = m.handoff;
+      it.name = typeof m.name === 'string' ? m.name : null;
+    } else if (it.from === 'system') {
       var ref = typeof m.ref === 'string' ? m.ref : (text.match(CASE_REF) || [])[0];
       if (ref) it.ref = ref;
     }
@@ -775,6 +815,14 @@
     case 'case':
       if (typeof f.ref === 'string')
         add({ seq: f.seq, from: 'system', ref: f.ref, text: T.caseText(f.ref) });
+      break;
+    case 'handoff':
+      if (typeof f.state === 'string')
+        add({ seq: f.seq, from: 'system', handoff: f.state, name: f.name,
+              text: handoffText(f.state, f.name) || '' });
+      break;
+    case 'agent':
+      add({ seq: f.seq, from: 'agent', text: f.text, name: f.name, articles: f.articles });
       break;
     case 'error':
       onError(f);

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Replicate the service-public articles into OUT until N articles (new slugs, same text),
-and write OUT/../queries.txt: random 2-4 word queries drawn from the corpus vocabulary.
+and write OUT/../queries.txt: random 2-4 word queries drawn from the corpus vocabulary, and
+OUT/../queries-common.txt: as many 2-4 word queries drawn from the 400 commonest words of the
+titles (words of two letters or more, stop words included: what customers type).
 usage: make-corpus.py SRC OUT N [QUERIES]"""
 import os
 import random
@@ -27,4 +29,14 @@ vocab = sorted({w.lower() for t in texts for w in re.findall(r'[^\W\d_]{4,}', t.
 with open(os.path.join(os.path.dirname(os.path.abspath(out)), 'queries.txt'), 'w', encoding='utf-8') as f:
     for _ in range(nq):
         f.write(' '.join(rng.choice(vocab) for _ in range(rng.randint(2, 4))) + '\n')
+titles = [re.search(r'^title:\s*"?(.*?)"?\s*$', t, re.M).group(1) for t in texts]
+counts = {}
+for title in titles:
+    for w in re.findall(r'[^\W\d_]{2,}', title.lower()):
+        counts[w] = counts.get(w, 0) + 1
+common = sorted(counts, key=lambda w: (-counts[w], w))[:400]
+rng = random.Random(43)
+with open(os.path.join(os.path.dirname(os.path.abspath(out)), 'queries-common.txt'), 'w', encoding='utf-8') as f:
+    for _ in range(nq):
+        f.write(' '.join(rng.choice(common) for _ in range(rng.randint(2, 4))) + '\n')
 print(f'{n} articles in {out}, {len(vocab)} words of vocabulary, {nq} queries')
