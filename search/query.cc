@@ -84,25 +84,28 @@ static const Xapian::doccount FACET_CHECK = 200; /* documents looked at for face
  * helps every question set of tests/bench/relevance, the question words included (README
  * there): MRR@10 +0.03 to +0.05 on the FAQ bases, +0.00 to +0.02 on service-public.
  * A stop word found in the titles of more than STOP_TITLE_MAX articles is left out: its
- * posting list was most of the cost (customers' questions at 50,000 articles took 24% more
- * instructions with every stop word, 15% with this bound), and so common a word tells few
- * titles apart. Below that many articles it changes nothing. */
+ * posting list was most of the cost (customers' questions at 50,000 articles took 25% more
+ * instructions with every stop word, 15% with this bound; 2-4 common title words at 535
+ * articles, 2%), and so common a word tells few titles apart. Below that many articles it
+ * changes nothing. */
 static double W_STOP_TITLE = 1.5;
 static const Xapian::doccount STOP_TITLE_MAX = 5000;
 
 /* Title coverage: the first COVER_TOP results of the ranking above are ranked again, each
  * adding W_COVER x (the first one's weight) x (the share of the query's words its title has,
- * search_run_once). BM25 scores each word of a title on its own, and its length
+ * title_coverage). BM25 scores each word of a title on its own, and its length
  * normalisation is the whole article's: a short title holding all the query's words ranked
- * below long bodies repeating one of them. As a rerank it costs a few posting-list skips
- * (1% of the instructions of a search at 50,000 articles with 10, 4% with 20), and a title
- * that holds every word of the query is moved up, never out of the first COVER_TOP. */
+ * below long bodies repeating one of them. It costs the title terms' posting lists and 20
+ * results fetched instead of 10: 4% more instructions for customers' questions at 50,000
+ * articles, 6% for 2-4 common title words at 535 (3% with COVER_TOP 10, which loses 0.001
+ * to 0.002 of MRR@10 on two question sets: tests/bench/relevance). */
 static double W_COVER = 0.25;
-static const size_t COVER_TOP = 20;
+static double COVER_TOP = 20; /* a count; a double for KB_SEARCH_TUNE */
 
 /* Tuning hooks for the relevance benchmark only (tests/bench/relevance/fit.py):
  * KB_SEARCH_TUNE="name=value,..." with names title, questions, tags, lead, k1, b, delta, fix
- * (W_FIX), fix_ratio, fix_freq (vocab.hh), stop (W_STOP_TITLE) and cover (W_COVER); and the
+ * (W_FIX), fix_ratio, fix_freq (vocab.hh), stop (W_STOP_TITLE), cover (W_COVER) and
+ * cover_top (COVER_TOP); and the
  * older KB_SEARCH_WEIGHTS="title,questions,tags[,lead]", KB_SEARCH_BM25="k1,b[,delta]" and
  * KB_SEARCH_TYPO="ratio[,weight[,freq]]". They override the constants above. */
 static void load_weights(void)
@@ -162,7 +165,8 @@ static void load_weights(void)
                  {"fix_ratio", &SEARCH_FIX_RATIO},
                  {"fix_freq", &SEARCH_FIX_FREQ},
                  {"stop", &W_STOP_TITLE},
-                 {"cover", &W_COVER}};
+                 {"cover", &W_COVER},
+                 {"cover_top", &COVER_TOP}};
     const char *tune = getenv("KB_SEARCH_TUNE");
     for (const char *p = tune; p && *p;) {
         const char *eq = strchr(p, '='), *comma = strchr(p, ',');
@@ -838,7 +842,7 @@ std::vector<bool> in_titles(const search_index *idx, const search_word_stems &ws
  * words cover it best. */
 void title_coverage(const search_index *idx, ranking &hits, const lang_words &words)
 {
-    size_t n = std::min(COVER_TOP, hits.size());
+    size_t n = std::min((size_t)COVER_TOP, hits.size());
     if (n < 2 || W_COVER <= 0)
         return;
     std::vector<std::pair<Xapian::docid, size_t>> docs; /* (docid, position), by docid */
@@ -955,8 +959,9 @@ static enum kb_err search_run_once(struct search_index *idx, const struct search
                             &stems, &qwords));
         /* The first COVER_TOP are ranked again (title_coverage): whatever page is asked
          * for, they are fetched with it, so that pages follow the same order. */
-        bool cover = offset < COVER_TOP && W_COVER > 0;
-        Xapian::MSet mset = cover ? enq.get_mset(0, std::max(COVER_TOP, offset + limit), check)
+        size_t top = (size_t)COVER_TOP;
+        bool cover = offset < top && W_COVER > 0;
+        Xapian::MSet mset = cover ? enq.get_mset(0, std::max(top, offset + limit), check)
                                   : enq.get_mset(offset, limit, check);
         r->total = mset.get_matches_estimated();
         ranking hits = ranked(mset);

@@ -4,19 +4,26 @@ when it is left out of the fit.
 
 Each configuration is a value for each --param (their Cartesian product), passed to kb serve
 as KB_SEARCH_TUNE (search/query.cc); the shipped constants are the configuration "default",
-always run. For every configuration the run prints MRR@10 on each set and the mean over the
-sets (each set counts the same, whatever its size), then:
+always run. For every configuration the run prints MRR@10 on each set, and the score it is
+chosen by: the mean change against the reference (--reference, else the default) over the fit
+sets (run.py's SETS; each set counts the same, whatever its size), a loss counting twice, so
+that what helps every set wins over what helps one a lot. Held-out sets are measured, never
+used to choose. Then:
 
-  - the best configuration by that mean, its change on each set against the default, and
-    its worst change on any set;
-  - leave one set out: for each set, the configuration that is best on the other sets, and
-    what it gives on the set left out (against the default there).
+  - the best configuration by that score, its change on each set against the reference, and
+    its worst change on a fit set;
+  - leave one set out: for each fit set, the configuration that is best on the other fit sets,
+    and what it gives on the set left out (against the reference there); a held-out set is
+    left out of every choice already.
 
-usage: tests/bench/relevance/fit.py --kb build-bench/kb/cli/kb [--sets fit]
-           [--param NAME=V1,V2,...]... [--base NAME=V,...] [--typos] [--seed N] [--verbatim]
-  e.g. fit.py --kb build-bench/kb/cli/kb --param qword=0,0.5,1 --param title=0.5,1
---base adds fixed settings to every configuration but the default. With --typos every
-question is asked with one typo instead (run.py's typo()).
+usage: tests/bench/relevance/fit.py --kb build-bench/kb/cli/kb [--sets all]
+           [--param NAME=V1,V2,...]... [--base NAME=V,...] [--reference NAME=V,...]
+           [--typos] [--seed N] [--verbatim]
+  e.g. fit.py --kb build-bench/kb/cli/kb --reference stop=0,cover=0 \
+           --param stop=0,1,1.5,2 --param cover=0,0.15,0.25,0.4 --param title=0.5,0.75
+--base adds fixed settings to every configuration but the default; --param A+B=... gives A
+and B the same values. With --typos every question is asked with one typo instead (run.py's
+typo()); with --verbatim, without typo correction.
 """
 import argparse
 import itertools
@@ -31,9 +38,11 @@ import run  # noqa: E402
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument('--kb', required=True)
-    ap.add_argument('--sets', default='fit', help='question sets (run.py --sets; default fit)')
+    ap.add_argument('--sets', default='all', help='question sets (run.py --sets; default all)')
     ap.add_argument('--param', action='append', default=[], metavar='NAME=V1,V2,...')
     ap.add_argument('--base', default='', metavar='NAME=V,...')
+    ap.add_argument('--reference', default='', metavar='NAME=V,...',
+                    help='compare with this configuration instead of the default')
     ap.add_argument('--typos', action='store_true')
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--verbatim', action='store_true', help='search without typo correction')
@@ -43,6 +52,10 @@ def main():
     sets = run.pick_sets(args.sets)
     names = [os.path.basename(p)[:-4].replace('questions-', '').replace('questions', 'tuning')
              for p, _ in sets]
+    roles = {name: role for name, _, role in run.SETS}
+    fit = [i for i, (p, _) in enumerate(sets) if roles.get(os.path.basename(p)) == 'fit']
+    if not fit:
+        sys.exit('no fit set among --sets')
     questions = []
     for path, _ in sets:
         q = run.load_questions(path)
@@ -51,8 +64,12 @@ def main():
         questions.append(q)
     grid = [p.split('=', 1) for p in args.param]
     configs = [('default', '')]
+    ref = 'default'
+    if args.reference:
+        ref = 'reference ' + args.reference
+        configs.append((ref, args.reference))
     for values in itertools.product(*[g[1].split(',') for g in grid]):
-        tune = ','.join(f'{g[0]}={v}' for g, v in zip(grid, values))
+        tune = ','.join(f'{n}={v}' for g, v in zip(grid, values) for n in g[0].split('+'))
         full = ','.join(x for x in (args.base, tune) if x)
         if full:
             configs.append((full, full))
@@ -62,7 +79,7 @@ def main():
         for _, corpus in sets:
             if corpus not in dbs:
                 dbs[corpus] = run.kb_import(kb, corpus, tmp)
-        print(' '.join(f'{n[:9]:>9}' for n in names) + f' {"mean":>7}  config', flush=True)
+        print(' '.join(f'{n[:9]:>9}' for n in names) + f' {"score":>7}  config', flush=True)
         for label, tune in configs:
             servers = {c: run.KbServer(kb, db, {'KB_SEARCH_TUNE': tune}) for c, db in dbs.items()}
             try:
@@ -75,20 +92,29 @@ def main():
                 for s in servers.values():
                     s.close()
             table[label] = row
-            print(' '.join(f'{m:9.3f}' for m in row) + f' {sum(row) / len(row):7.4f}  {label}',
-                  flush=True)
-    default = table['default']
-    mean = {k: sum(v) / len(v) for k, v in table.items()}
-    best = max(table, key=lambda k: mean[k])
-    print(f'\nbest by mean: {best} ({mean[best]:.4f}, default {mean["default"]:.4f})')
-    for n, b, d in zip(names, table[best], default):
-        print(f'  {n:22} {d:.3f} -> {b:.3f} ({b - d:+.3f})')
-    print(f'  worst change on a set: {min(b - d for b, d in zip(table[best], default)):+.3f}')
-    print('\nleave one set out: the configuration best on the other sets, on the one left out')
+            shown = score(row, table[ref], fit) if ref in table else 0.0
+            print(' '.join(f'{m:9.3f}' for m in row) + f' {shown:+7.4f}  {label}', flush=True)
+    default = table[ref]
+    best = max(table, key=lambda k: score(table[k], default, fit))
+    print(f'\nbest by score: {best} ({score(table[best], default, fit):+.4f}; mean MRR@10 of the '
+          f'fit sets {sum(table[best][i] for i in fit) / len(fit):.4f}, {ref} '
+          f'{sum(default[i] for i in fit) / len(fit):.4f})')
+    for i, (n, b, d) in enumerate(zip(names, table[best], default)):
+        print(f'  {n:22} {d:.3f} -> {b:.3f} ({b - d:+.3f}){"" if i in fit else "  held out"}')
+    print(f'  worst change on a fit set: {min(table[best][i] - default[i] for i in fit):+.3f}')
+    print('\nleave one set out: the configuration best on the other fit sets, on the one left out '
+          f'(against {ref})')
     for i, n in enumerate(names):
-        pick = max(table, key=lambda k: sum(v for j, v in enumerate(table[k]) if j != i))
+        others = [j for j in fit if j != i]
+        pick = max(table, key=lambda k: score(table[k], default, others)) if others else 'default'
         print(f'  {n:22} {default[i]:.3f} -> {table[pick][i]:.3f} '
               f'({table[pick][i] - default[i]:+.3f})  with {pick}')
+
+
+def score(row, default, sets):
+    """Mean change of row against default over sets, a loss counting twice."""
+    d = [row[i] - default[i] for i in sets]
+    return sum(x + min(x, 0.0) for x in d) / len(d)
 
 
 if __name__ == '__main__':

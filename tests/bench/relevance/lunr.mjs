@@ -21,7 +21,7 @@ require('lunr-languages/lunr.stemmer.support')(lunr);
 require('lunr-languages/lunr.fr')(lunr);
 
 const docs = JSON.parse(readFileSync(process.argv[2], 'utf8'));
-const boost = Number(process.argv[3] || '10');
+const boost = Number(process.argv[3] || '3');
 const idx = lunr(function () {
   this.use(lunr.fr);
   this.ref('slug');
