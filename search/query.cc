@@ -98,16 +98,16 @@ static const Xapian::doccount STOP_TITLE_MAX = 5000;
  * below long bodies repeating one of them. It costs the title terms' posting lists and 20
  * results fetched instead of 10: 4% more instructions for customers' questions at 50,000
  * articles, 6% for 2-4 common title words at 535 (3% with COVER_TOP 10, which loses 0.001
- * to 0.002 of MRR@10 on two question sets: tests/bench/relevance). */
+ * to 0.002 of MRR@10 on four question sets: tests/bench/relevance). */
 static double W_COVER = 0.25;
 static double COVER_TOP = 20; /* a count; a double for KB_SEARCH_TUNE */
 
 /* Tuning hooks for the relevance benchmark only (tests/bench/relevance/fit.py):
  * KB_SEARCH_TUNE="name=value,..." with names title, questions, tags, lead, k1, b, delta, fix
  * (W_FIX), fix_ratio, fix_freq (vocab.hh), stop (W_STOP_TITLE), cover (W_COVER) and
- * cover_top (COVER_TOP); and the
- * older KB_SEARCH_WEIGHTS="title,questions,tags[,lead]", KB_SEARCH_BM25="k1,b[,delta]" and
- * KB_SEARCH_TYPO="ratio[,weight[,freq]]". They override the constants above. */
+ * cover_top (COVER_TOP); and the older KB_SEARCH_WEIGHTS="title,questions,tags[,lead]",
+ * KB_SEARCH_BM25="k1,b[,delta]" and KB_SEARCH_TYPO="ratio[,weight[,freq]]". They override
+ * the constants above; read once per process. */
 static void load_weights(void)
 {
     static bool done = false;
