@@ -9,12 +9,18 @@
  * searched alone, and adds its group (any of the group's entries, all words present) as one
  * more query word:
  *
- *   OR over words of  OR( body, SCALE(W_TITLE, title), SCALE(W_QUESTIONS, questions),
- *                         SCALE(W_TAGS, tags), SCALE(W_LEAD, lead) )
+ *   AND_MAYBE( OR over words of  OR( body, SCALE(W_TITLE, title),
+ *                                    SCALE(W_QUESTIONS, questions), SCALE(W_TAGS, tags),
+ *                                    SCALE(W_LEAD, lead) ),
+ *              OR over stop words of  SCALE(W_STOP_TITLE * W_TITLE, title) )
  *
  * "body" is all the text of the article (title, questions and tags included, with more wdf);
  * "lead" is the first words of the body (see LEAD_WORDS in writer.cc). Of a long query, only
  * the QUERY_MAX_MATCHED rarest words are matched (keep_rarest); all of them are highlighted.
+ * The query's stop words ("comment", "pourquoi", "plus", "pas"...) decide no match, but rank
+ * the articles whose title has them higher (W_STOP_TITLE). The first COVER_TOP results are
+ * then ranked again by title coverage: the share of the query's words that their title has
+ * (title_coverage, W_COVER).
  *
  * Before that, each word goes through the typo corrector (vocab.hh, plan_query): a word the
  * caller's scope does not have is replaced by its correction; a rare word the scope has
@@ -35,6 +41,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -67,9 +74,40 @@ static const size_t QUERY_MAX_WORDS = 32;
 static const size_t QUERY_MAX_MATCHED = 10; /* words matched, the rarest (keep_rarest) */
 static const Xapian::doccount FACET_CHECK = 200; /* documents looked at for facet counts */
 
-/* Tuning hooks for the relevance benchmark only: KB_SEARCH_WEIGHTS="title,questions,tags[,lead]",
- * KB_SEARCH_BM25="k1,b[,delta]" and KB_SEARCH_TYPO="ratio[,weight]" (SEARCH_FIX_RATIO, W_FIX)
- * override the constants above. */
+/* The query's stop words, searched in titles only (bodies have no terms for them), at
+ * W_STOP_TITLE times a title match of any other word; they decide no match (AND_MAYBE). Stop
+ * words find nothing by themselves, but in a help centre whose titles are questions they say
+ * what kind of answer the customer wants: "pourquoi ma facture est élevée" is "Pourquoi ma
+ * facture est-elle plus élevée ?", not "Comment payer ma facture ?"; "je n'ai plus internet"
+ * is "Je n'ai plus internet, que faire ?". The question words alone (comment, pourquoi,
+ * combien, quand, quoi, qui, quel, où) were tried first; every stop word at the same weight
+ * helps every question set of tests/bench/relevance, the question words included (README
+ * there): MRR@10 +0.03 to +0.05 on the FAQ bases, +0.00 to +0.02 on service-public.
+ * A stop word found in the titles of more than STOP_TITLE_MAX articles is left out: its
+ * posting list was most of the cost (customers' questions at 50,000 articles took 25% more
+ * instructions with every stop word, 15% with this bound; 2-4 common title words at 535
+ * articles, 2%), and so common a word tells few titles apart. Below that many articles it
+ * changes nothing. */
+static double W_STOP_TITLE = 1.5;
+static const Xapian::doccount STOP_TITLE_MAX = 5000;
+
+/* Title coverage: the first COVER_TOP results of the ranking above are ranked again, each
+ * adding W_COVER x (the first one's weight) x (the share of the query's words its title has,
+ * title_coverage). BM25 scores each word of a title on its own, and its length
+ * normalisation is the whole article's: a short title holding all the query's words ranked
+ * below long bodies repeating one of them. It costs the title terms' posting lists and 20
+ * results fetched instead of 10: 4% more instructions for customers' questions at 50,000
+ * articles, 6% for 2-4 common title words at 535 (3% with COVER_TOP 10, which loses 0.001
+ * to 0.002 of MRR@10 on four question sets: tests/bench/relevance). */
+static double W_COVER = 0.25;
+static double COVER_TOP = 20; /* a count; a double for KB_SEARCH_TUNE */
+
+/* Tuning hooks for the relevance benchmark only (tests/bench/relevance/fit.py):
+ * KB_SEARCH_TUNE="name=value,..." with names title, questions, tags, lead, k1, b, delta, fix
+ * (W_FIX), fix_ratio, fix_freq (vocab.hh), stop (W_STOP_TITLE), cover (W_COVER) and
+ * cover_top (COVER_TOP); and the older KB_SEARCH_WEIGHTS="title,questions,tags[,lead]",
+ * KB_SEARCH_BM25="k1,b[,delta]" and KB_SEARCH_TYPO="ratio[,weight[,freq]]". They override
+ * the constants above; read once per process. */
 static void load_weights(void)
 {
     static bool done = false;
@@ -113,6 +151,39 @@ static void load_weights(void)
             }
         }
     }
+    static const struct {
+        const char *name;
+        double *value;
+    } knobs[] = {{"title", &W_TITLE},
+                 {"questions", &W_QUESTIONS},
+                 {"tags", &W_TAGS},
+                 {"lead", &W_LEAD},
+                 {"k1", &BM25_K1},
+                 {"b", &BM25_B},
+                 {"delta", &BM25_DELTA},
+                 {"fix", &W_FIX},
+                 {"fix_ratio", &SEARCH_FIX_RATIO},
+                 {"fix_freq", &SEARCH_FIX_FREQ},
+                 {"stop", &W_STOP_TITLE},
+                 {"cover", &W_COVER},
+                 {"cover_top", &COVER_TOP}};
+    const char *tune = getenv("KB_SEARCH_TUNE");
+    for (const char *p = tune; p && *p;) {
+        const char *eq = strchr(p, '='), *comma = strchr(p, ',');
+        if (!comma)
+            comma = p + strlen(p);
+        if (eq && eq < comma) {
+            bool known = false;
+            for (const auto &k : knobs)
+                if ((size_t)(eq - p) == strlen(k.name) && !strncmp(p, k.name, (size_t)(eq - p))) {
+                    *k.value = strtod(eq + 1, nullptr);
+                    known = true;
+                }
+            if (!known)
+                kb_log(KB_LOG_WARN, "KB_SEARCH_TUNE: unknown name in %.*s", (int)(comma - p), p);
+        }
+        p = *comma ? comma + 1 : comma;
+    }
 }
 
 namespace {
@@ -123,6 +194,7 @@ struct qword {
     std::vector<std::vector<std::string>> alts;    /* alts[0] is the word itself */
     double weight = 1.0;                           /* of its whole clause */
     bool all_text_only = false;                    /* not in the title, questions... fields */
+    bool stop = false;                             /* a stop word: in titles only */
 };
 
 /* The words of folded text (at most max; longer than SEARCH_MAX_WORD bytes dropped). *open
@@ -172,16 +244,20 @@ std::vector<std::string> synonyms_of(const search_index *idx, const std::string 
 }
 
 /* Words of the query, stop words removed (unless nothing else is left and alone), grouped
- * with their synonyms for language lang (multi-word keys first, longest match). */
+ * with their synonyms for language lang (multi-word keys first, longest match); then the stop
+ * words, once each, as words of the titles only (W_STOP_TITLE), unless no other word is
+ * left or too many titles have them (STOP_TITLE_MAX). */
 std::vector<qword> analyse(const search_index *idx, const std::vector<std::string> &words,
                            const Xapian::Stem &stem, const std::string &lang, bool alone)
 {
-    std::vector<std::string> kept, folded;
+    std::vector<std::string> kept, folded, stops;
     for (const auto &w : words) {
         std::string f = search_fold(w);
         if (!search_is_stopword(lang.c_str(), f.data(), f.size())) {
             kept.push_back(w);
             folded.push_back(f);
+        } else if (std::find(stops.begin(), stops.end(), f) == stops.end()) {
+            stops.push_back(f);
         }
     }
     if (kept.empty() && alone) {
@@ -189,6 +265,8 @@ std::vector<qword> analyse(const search_index *idx, const std::vector<std::strin
         for (const auto &w : words)
             folded.push_back(search_fold(w));
     }
+    if (kept.empty() || W_STOP_TITLE <= 0)
+        stops.clear();
     std::vector<qword> out;
     std::string prefix = lang + ":";
     for (size_t i = 0; i < kept.size();) {
@@ -219,6 +297,16 @@ std::vector<qword> analyse(const search_index *idx, const std::vector<std::strin
             }
         out.push_back(std::move(q));
         i += used;
+    }
+    for (const auto &f : stops) {
+        const search_word_stems &ws = search_stems_memo(stem, lang, f);
+        if (ws.k == 0 || idx->db.get_termfreq("ZS" + ws.st[0]) > STOP_TITLE_MAX)
+            continue;
+        qword q;
+        q.alts.push_back({f});
+        q.weight = W_STOP_TITLE;
+        q.stop = true;
+        out.push_back(std::move(q));
     }
     return out;
 }
@@ -279,11 +367,12 @@ Xapian::Query field_query(const search_index *idx, const qword &w, const Xapian:
 
 /* A field term the index does not have is left out (field_query, on read-only handles): it
  * would match nothing, and looking it up still costs reads of the table. A field no document
- * uses (questions, tags) drops out the same way. */
+ * uses (questions, tags) drops out the same way. Stop words only add to the weight of
+ * articles the other words match. */
 Xapian::Query lang_query(const search_index *idx, const std::vector<qword> &words,
                          const Xapian::Stem &stem, const std::string &lang)
 {
-    std::vector<Xapian::Query> per_word;
+    std::vector<Xapian::Query> per_word, stops;
     for (const auto &w : words) {
         std::vector<Xapian::Query> fields;
         auto add = [&](const char *field, double weight) {
@@ -291,21 +380,31 @@ Xapian::Query lang_query(const search_index *idx, const std::vector<qword> &word
             if (!q.empty())
                 fields.emplace_back(Xapian::Query::OP_SCALE_WEIGHT, q, weight);
         };
-        Xapian::Query all = field_query(idx, w, stem, lang, "");
-        if (!all.empty())
-            fields.push_back(all);
-        if (!w.all_text_only) {
+        if (w.stop) {
             add("S", W_TITLE);
-            add("XQ", W_QUESTIONS);
-            add("K", W_TAGS);
-            add("XD", W_LEAD);
+        } else {
+            Xapian::Query all = field_query(idx, w, stem, lang, "");
+            if (!all.empty())
+                fields.push_back(all);
+            if (!w.all_text_only) {
+                add("S", W_TITLE);
+                add("XQ", W_QUESTIONS);
+                add("K", W_TAGS);
+                add("XD", W_LEAD);
+            }
         }
+        if (fields.empty())
+            continue;
         Xapian::Query one(Xapian::Query::OP_OR, fields.begin(), fields.end());
         if (w.weight != 1.0)
             one = Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT, one, w.weight);
-        per_word.push_back(one);
+        (w.stop ? stops : per_word).push_back(one);
     }
-    return Xapian::Query(Xapian::Query::OP_OR, per_word.begin(), per_word.end());
+    Xapian::Query q(Xapian::Query::OP_OR, per_word.begin(), per_word.end());
+    if (q.empty() || stops.empty())
+        return q;
+    return Xapian::Query(Xapian::Query::OP_AND_MAYBE, q,
+                         Xapian::Query(Xapian::Query::OP_OR, stops.begin(), stops.end()));
 }
 
 /* The filter on term t: none when every document has it (read-only handles only). */
@@ -364,6 +463,10 @@ void keep_rarest(const search_index *idx, std::vector<qword> &qw, const Xapian::
     std::vector<std::pair<Xapian::doccount, size_t>> df; /* (articles, position) */
     for (size_t i = 0; i < qw.size(); i++) {
         Xapian::doccount n = 0;
+        if (qw[i].stop) { /* stop words go last: the first to be left out */
+            df.emplace_back(std::numeric_limits<Xapian::doccount>::max(), i);
+            continue;
+        }
         for (size_t k = 0; k < qw[i].alts[0].size(); k++) {
             const search_word_stems &ws = search_stems_memo(stem, lang, qw[i].alts[0][k]);
             Xapian::doccount f = vl && search_vocab_keeps(ws)
@@ -430,11 +533,16 @@ Xapian::Query query_filters(const search_query *q)
     return f;
 }
 
+/* The query words of each language, as analysed (for title coverage). */
+typedef std::map<std::string, std::vector<qword>> lang_words;
+
 /* The whole query in the given languages, filtered by scope and the caller's filters. The
- * stems each language contributes go to stems[lang] (for snippets). */
+ * stems each language contributes go to stems[lang] (for snippets), its words to
+ * words[lang] when words is given. */
 Xapian::Query build(const search_index *idx, const query_plan &plan,
                     const std::vector<std::string> &langs, const search_query *sq,
-                    enum search_scope scope, std::map<std::string, std::set<std::string>> *stems)
+                    enum search_scope scope, std::map<std::string, std::set<std::string>> *stems,
+                    lang_words *words = nullptr)
 {
     std::vector<Xapian::Query> parts;
     for (const auto &l : langs) {
@@ -462,11 +570,15 @@ Xapian::Query build(const search_index *idx, const query_plan &plan,
         }
         if (qw.empty())
             continue;
+        if (words)
+            (*words)[l] = qw;
         if (stems) {
             auto &set = (*stems)[l];
             for (const auto &w : qw)
                 for (const auto &alt : w.alts)
                     for (const auto &word : alt) {
+                        if (w.stop) /* "comment" is not what an answer is about */
+                            continue;
                         const search_word_stems &ws = search_stems_memo(stem, l, word);
                         for (size_t k = 0; k < ws.k; k++)
                             set.insert(ws.st[k]);
@@ -492,16 +604,28 @@ char *dup(const std::string &s)
     return p;
 }
 
-/* Fill r->hits from mset (snippets when stems is given). */
-void fill_hits(search_index *idx, search_result *r, const Xapian::MSet &mset,
+/* Documents and their weights, best first. */
+typedef std::vector<std::pair<Xapian::docid, double>> ranking;
+
+ranking ranked(const Xapian::MSet &mset)
+{
+    ranking out;
+    out.reserve(mset.size());
+    for (auto it = mset.begin(); it != mset.end(); ++it)
+        out.emplace_back(*it, it.get_weight());
+    return out;
+}
+
+/* Fill r->hits from hits (snippets when stems is given). */
+void fill_hits(search_index *idx, search_result *r, const ranking &hits,
                const std::map<std::string, std::set<std::string>> *stems)
 {
-    r->hits = static_cast<search_hit *>(calloc(mset.size() ? mset.size() : 1, sizeof(search_hit)));
+    r->hits = static_cast<search_hit *>(calloc(hits.size() ? hits.size() : 1, sizeof(search_hit)));
     if (!r->hits)
         throw std::bad_alloc();
     static const std::set<std::string> none;
-    for (auto it = mset.begin(); it != mset.end(); ++it) {
-        const search_cached_doc &c = search_doc_display(idx, *it, nullptr);
+    for (const auto &hit : hits) {
+        const search_cached_doc &c = search_doc_display(idx, hit.first, nullptr);
         const search_docdata &d = c.d;
         search_hit *h = &r->hits[r->nhits++];
         h->id = d.id;
@@ -511,7 +635,7 @@ void fill_hits(search_index *idx, search_result *r, const Xapian::MSet &mset,
         h->lang = dup(d.lang);
         h->audience = d.audience;
         h->status = d.status;
-        h->score = it.get_weight();
+        h->score = hit.second;
         if (stems) {
             auto s = stems->find(d.lang);
             h->snippet = dup(search_snippet(c, d.lang, s != stems->end() ? s->second : none));
@@ -690,6 +814,75 @@ enum search_scope valid_scope(enum search_scope s)
     return s == SEARCH_SCOPE_INTERNAL || s == SEARCH_SCOPE_ALL ? s : SEARCH_SCOPE_PUBLIC;
 }
 
+/* For each of docs (sorted), whether its title has one of stems ("S" field terms): skips
+ * along the terms' posting lists, which the match has just read. */
+std::vector<bool> in_titles(const search_index *idx, const search_word_stems &ws,
+                            const std::vector<std::pair<Xapian::docid, size_t>> &docs)
+{
+    std::vector<bool> in(docs.size(), false);
+    for (size_t k = 0; k < ws.k; k++) {
+        std::string t = "ZS" + ws.st[k];
+        if (!present(idx, "S", t))
+            continue;
+        Xapian::PostingIterator p = idx->db.postlist_begin(t), end = idx->db.postlist_end(t);
+        for (const auto &d : docs) {
+            p.skip_to(d.first);
+            if (p == end)
+                break;
+            if (*p == d.first)
+                in[d.second] = true;
+        }
+    }
+    return in;
+}
+
+/* Rank the first COVER_TOP of hits again by title coverage (W_COVER): the share of the
+ * query's words (stop words and corrections searched beside a word aside; a word with
+ * synonyms counts once, covered by any of them) that each title has, in the language whose
+ * words cover it best. */
+void title_coverage(const search_index *idx, ranking &hits, const lang_words &words)
+{
+    size_t n = std::min((size_t)COVER_TOP, hits.size());
+    if (n < 2 || W_COVER <= 0)
+        return;
+    std::vector<std::pair<Xapian::docid, size_t>> docs; /* (docid, position), by docid */
+    for (size_t i = 0; i < n; i++)
+        docs.emplace_back(hits[i].first, i);
+    std::sort(docs.begin(), docs.end());
+    std::vector<double> best(n, 0.0);
+    for (const auto &lw : words) {
+        Xapian::Stem stem = search_stemmer(lw.first);
+        std::vector<size_t> covered(n, 0);
+        size_t total = 0;
+        for (const auto &q : lw.second) {
+            if (q.stop || q.all_text_only)
+                continue;
+            total++;
+            std::vector<bool> any(n, false);
+            for (const auto &alt : q.alts) {
+                std::vector<bool> all(n, true); /* an alternative of several words: all */
+                for (const auto &word : alt) {
+                    std::vector<bool> in =
+                        in_titles(idx, search_stems_memo(stem, lw.first, word), docs);
+                    for (size_t i = 0; i < n; i++)
+                        all[i] = all[i] && in[i];
+                }
+                for (size_t i = 0; i < n; i++)
+                    any[i] = any[i] || all[i];
+            }
+            for (size_t i = 0; i < n; i++)
+                covered[i] += any[i];
+        }
+        for (size_t i = 0; total && i < n; i++)
+            best[i] = std::max(best[i], (double)covered[i] / (double)total);
+    }
+    double top = hits[0].second;
+    for (size_t i = 0; i < n; i++)
+        hits[i].second += W_COVER * top * best[i];
+    std::stable_sort(hits.begin(), hits.begin() + (long)n,
+                     [](const auto &a, const auto &b) { return a.second > b.second; });
+}
+
 double ms_since(std::chrono::steady_clock::time_point t0)
 {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
@@ -761,11 +954,24 @@ static enum kb_err search_run_once(struct search_index *idx, const struct search
         Xapian::doccount check = idx->has_categories ? FACET_CHECK : 0;
         if (idx->has_categories)
             enq.add_matchspy(&spy);
+        lang_words qwords;
         enq.set_query(build(idx, correct ? plan.corrected : plan.as_typed, langs, q, scope,
-                            &stems));
-        Xapian::MSet mset = enq.get_mset(offset, limit, check);
+                            &stems, &qwords));
+        /* The first COVER_TOP are ranked again (title_coverage): whatever page is asked
+         * for, they are fetched with it, so that pages follow the same order. */
+        size_t top = (size_t)COVER_TOP;
+        bool cover = offset < top && W_COVER > 0;
+        Xapian::MSet mset = cover ? enq.get_mset(0, std::max(top, offset + limit), check)
+                                  : enq.get_mset(offset, limit, check);
         r->total = mset.get_matches_estimated();
-        fill_hits(idx, r, mset, &stems);
+        ranking hits = ranked(mset);
+        if (cover) {
+            title_coverage(idx, hits, qwords);
+            hits.erase(hits.begin(), hits.begin() + (long)std::min(offset, hits.size()));
+            if (hits.size() > limit)
+                hits.resize(limit);
+        }
+        fill_hits(idx, r, hits, &stems);
         fill_facets(r, spy);
         if (!plan.shown.empty()) {
             if (correct && !plan.replaced.empty())
@@ -873,7 +1079,7 @@ static enum kb_err search_suggest_once(struct search_index *idx, const char *pre
                                    scope_filter(idx, scope)));
             Xapian::MSet mset = enq.get_mset(0, std::min<size_t>(limit ? limit : 8, 20));
             r->total = mset.get_matches_estimated();
-            fill_hits(idx, r, mset, nullptr);
+            fill_hits(idx, r, ranked(mset), nullptr);
         }
         *out = r;
         return KB_OK;
@@ -940,7 +1146,7 @@ static enum kb_err search_related_once(struct search_index *idx, int64_t id,
             enq.set_query(filtered(q, both(scope_filter(idx, scope), lang_filter(idx, d.lang))));
             Xapian::MSet mset = enq.get_mset(0, std::min<size_t>(limit ? limit : 5, 20));
             r->total = mset.size();
-            fill_hits(idx, r, mset, nullptr);
+            fill_hits(idx, r, ranked(mset), nullptr);
         }
         *out = r;
         return KB_OK;

@@ -187,7 +187,12 @@ struct search_result {
 };
 
 /* Run a query. On success *out is owned by the caller: free with search_result_free().
- * Any text gives results or an empty list (parse errors fall back to plain terms). */
+ * Any text gives results or an empty list (parse errors fall back to plain terms).
+ * Ranking (search/query.cc): BM25+ over the fields (title, alternative questions, tags, the
+ * first words, all the text); the query's stop words ("comment", "pourquoi", "pas") count in
+ * titles only and never make an article match or count in total by themselves (a query of
+ * stop words alone is searched as plain words); the first 20 results are ranked again by the
+ * share of the query's words their title has. Pages (offset, limit) always follow one order. */
 enum kb_err search_run(struct search_index *idx, const struct search_query *q,
                        struct search_result **out) KB_MUST_CHECK;
 void search_result_free(struct search_result *r);

@@ -151,7 +151,8 @@ std::vector<std::string> search_vocab_complete(const search_vocab &v,
                                                enum search_scope scope,
                                                const std::string &prefix, size_t max);
 
-/* Knobs for the relevance benchmark only (KB_SEARCH_TYPO="ratio,weight,freq": query.cc). */
+/* Knobs for the relevance benchmark only (KB_SEARCH_TYPO="ratio,weight,freq" and
+ * KB_SEARCH_TUNE: query.cc). */
 extern double SEARCH_FIX_RATIO, SEARCH_FIX_FREQ;
 
 #endif

@@ -19,6 +19,7 @@ int kb_cli_search(struct kb_ctx *ctx, int argc, char **argv)
                                          {"limit", required_argument, NULL, 'n'},
                                          {"offset", required_argument, NULL, 'o'},
                                          {"internal", no_argument, NULL, 'i'},
+                                         {"verbatim", no_argument, NULL, 'v'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
@@ -27,7 +28,7 @@ int kb_cli_search(struct kb_ctx *ctx, int argc, char **argv)
     long v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+l:c:n:o:ijh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+l:c:n:o:ivjh", opts, NULL)) != -1) {
         switch (c) {
         case 'l': q.lang = optarg; break;
         case 'c': q.category = optarg; break;
@@ -41,11 +42,13 @@ int kb_cli_search(struct kb_ctx *ctx, int argc, char **argv)
             *(c == 'n' ? &q.limit : &q.offset) = (size_t)v;
             break;
         case 'i': q.scope = SEARCH_SCOPE_INTERNAL; break;
+        case 'v': q.verbatim = true; break;
         case 'j': json = true; break;
         case 'h':
             puts("usage: kb [--db PATH] search [--lang L] [--category C] [--limit N] "
-                 "[--offset N] [--internal] [--json] QUERY...\n"
-                 "  prints the ranking the API returns; --internal includes agents' articles");
+                 "[--offset N] [--internal] [--verbatim] [--json] QUERY...\n"
+                 "  prints the ranking the API returns; --internal includes agents' articles;\n"
+                 "  --verbatim searches the words as typed (no typo correction)");
             return 0;
         default: return 2;
         }
@@ -87,7 +90,12 @@ int kb_cli_search(struct kb_ctx *ctx, int argc, char **argv)
         free(s);
         json_decref(o);
     } else {
-        if (r->did_you_mean)
+        /* As the search page says it: the corrected query, or did-you-mean when nothing
+         * was replaced and the query finds almost nothing. */
+        if (r->corrected_query)
+            printf("results for: %s; search instead for: %s (--verbatim)\n", r->corrected_query,
+                   q.text);
+        else if (r->did_you_mean)
             printf("did you mean: %s\n", r->did_you_mean);
         printf("%zu results (%.2f ms)\n", r->total, r->took_ms);
         for (size_t i = 0; i < r->nhits; i++)

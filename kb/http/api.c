@@ -1,7 +1,8 @@
 /* kb/http/api.c: the JSON API under /api/v1/ (contract: other tools rely on these shapes).
  *
- *   GET  search?q=&lang=&category=&tag=&audience=&prefix=&limit=&offset=
- *                                                    ranked results, facets, did_you_mean
+ *   GET  search?q=&lang=&category=&tag=&audience=&prefix=&limit=&offset=&verbatim=
+ *        ranked results, facets, did_you_mean, corrected_query (verbatim=1: the words as
+ *        typed, no typo correction; the search page's "search instead for" link)
  *   GET  suggest?q=&lang=                            titles for search-as-you-type
  *   GET  articles/<slug>                             one public article
  *   POST articles/<slug>/feedback  {"helpful":bool,"comment"?:string}
@@ -100,11 +101,12 @@ static void index_unavailable(struct kb_resp *resp)
 
 void kb_api_search(struct kb_req *req, struct kb_resp *resp)
 {
-    long limit, offset;
+    long limit, offset, verbatim;
     if (kb_req_int(req, "limit", 1, 100, 10, &limit) ||
-        kb_req_int(req, "offset", 0, 10000, 0, &offset)) {
+        kb_req_int(req, "offset", 0, 10000, 0, &offset) ||
+        kb_req_int(req, "verbatim", 0, 1, 0, &verbatim)) {
         kb_resp_json_error(resp, 400, "invalid_parameter",
-                           "limit must be 1-100 and offset 0-10000");
+                           "limit must be 1-100, offset 0-10000 and verbatim 0 or 1");
         return;
     }
     const char *q = kb_req_arg(req, "q");
@@ -133,6 +135,7 @@ void kb_api_search(struct kb_req *req, struct kb_resp *resp)
         .offset = (size_t)offset,
         .limit = (size_t)limit,
         .prefix_last = prefix && strcmp(prefix, "1") == 0,
+        .verbatim = verbatim == 1,
     };
     struct search_result *r = NULL;
     enum kb_err err = search_run(idx, &sq, &r);

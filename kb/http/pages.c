@@ -420,8 +420,10 @@ void kb_page_feedback(struct kb_req *req, struct kb_resp *resp)
 
 /* ---- search --------------------------------------------------------------------------- */
 
-/* "/search?q=...&lang=..[&category=..][&page=N]" (raw: the template escapes it). */
-static char *search_href(const char *q, const char *lang, const char *category, size_t page)
+/* "/search?q=...&lang=..[&category=..][&page=N][&verbatim=1]" (raw: the template escapes
+ * it). */
+static char *search_href(const char *q, const char *lang, const char *category, size_t page,
+                         bool verbatim)
 {
     struct kb_buf b;
     kb_buf_init(&b, 16384);
@@ -437,6 +439,8 @@ static char *search_href(const char *q, const char *lang, const char *category, 
     }
     if (!err && page > 1)
         err = kb_buf_printf(&b, "&page=%zu", page);
+    if (!err && verbatim)
+        err = kb_buf_puts(&b, "&verbatim=1");
     char *s = err ? NULL : kb_buf_detach(&b);
     kb_buf_release(&b);
     return s;
@@ -455,11 +459,13 @@ void kb_page_search(struct kb_req *req, struct kb_resp *resp)
     const char *lang = page_lang(req);
     const char *q = kb_req_arg(req, "q");
     const char *category = kb_req_arg(req, "category");
-    long page;
-    if (kb_req_int(req, "page", 1, 1000, 1, &page)) {
+    long page, verbatim;
+    if (kb_req_int(req, "page", 1, 1000, 1, &page) ||
+        kb_req_int(req, "verbatim", 0, 1, 0, &verbatim)) {
         kb_page_error(resp, 400, lang);
         return;
     }
+    const bool verb = verbatim == 1;
     if (!q) {
         kb_resp_redirect(resp, strcmp(lang, "en") == 0 ? "/?lang=en" : "/?lang=fr");
         return;
@@ -470,7 +476,8 @@ void kb_page_search(struct kb_req *req, struct kb_resp *resp)
                               .category = category,
                               .scope = req->search_scope,
                               .offset = (size_t)(page - 1) * PAGE_SIZE,
-                              .limit = PAGE_SIZE};
+                              .limit = PAGE_SIZE,
+                              .verbatim = verb};
     struct search_result *r = NULL;
     if (!idx || search_run(idx, &sq, &r) != KB_OK) {
         kb_page_error(resp, 503, lang);
@@ -498,26 +505,31 @@ void kb_page_search(struct kb_req *req, struct kb_resp *resp)
     if (r->corrected_query)
         json_object_set_new(data, "corrected",
                             json_pack("{s:s, s:o}", "text", r->corrected_query, "href_original",
-                                      take_string(search_href(q, lang, category, 1))));
-    if (r->did_you_mean)
+                                      take_string(search_href(q, lang, category, 1, true))));
+    /* Did-you-mean is for a query that finds almost nothing and had nothing replaced: a
+     * corrected query already says what was searched, and offers the words as typed. */
+    if (r->did_you_mean && !r->corrected_query)
         json_object_set_new(data, "did_you_mean",
                             json_pack("{s:s, s:o}", "text", r->did_you_mean, "href",
                                       take_string(search_href(r->did_you_mean, lang, category,
-                                                              1))));
+                                                              1, false))));
     json_object_set_new(data, "total", json_integer((json_int_t)r->total));
     json_object_set_new(data, "one_result", json_boolean(r->total == 1));
+    /* Facets and pages keep verbatim (verb): the words as typed, until another search. */
     if (r->nfacets) {
         json_t *values = json_array();
-        for (size_t i = 0; values && i < r->nfacets; i++)
+        for (size_t i = 0; values && i < r->nfacets; i++) {
+            const char *name = r->facets[i].value;
             json_array_append_new(
-                values, json_pack("{s:s, s:I, s:o, s:b}", "name", r->facets[i].value, "count",
+                values, json_pack("{s:s, s:I, s:o, s:b}", "name", name, "count",
                                   (json_int_t)r->facets[i].count, "href",
-                                  take_string(search_href(q, lang, r->facets[i].value, 1)),
-                                  "current", category && !strcmp(category, r->facets[i].value)));
+                                  take_string(search_href(q, lang, name, 1, verb)), "current",
+                                  category && !strcmp(category, name)));
+        }
         json_object_set_new(data, "facets",
                             json_pack("{s:{s:o, s:b}, s:o}", "all", "href",
-                                      take_string(search_href(q, lang, NULL, 1)), "current",
-                                      category == NULL, "values", values));
+                                      take_string(search_href(q, lang, NULL, 1, verb)),
+                                      "current", category == NULL, "values", values));
     }
     json_t *results = json_array();
     for (size_t i = 0; results && i < r->nhits; i++) {
@@ -537,10 +549,10 @@ void kb_page_search(struct kb_req *req, struct kb_resp *resp)
         json_t *p = json_pack("{s:I, s:I}", "page", (json_int_t)page, "pages", (json_int_t)pages);
         if (p && page > 1)
             json_object_set_new(p, "prev", take_string(search_href(q, lang, category,
-                                                                   (size_t)page - 1)));
+                                                                   (size_t)page - 1, verb)));
         if (p && (size_t)page < pages)
             json_object_set_new(p, "next", take_string(search_href(q, lang, category,
-                                                                   (size_t)page + 1)));
+                                                                   (size_t)page + 1, verb)));
         json_object_set_new(data, "pagination", p);
     }
     simple_langs(data, lang, "/search", q);

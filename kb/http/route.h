@@ -40,7 +40,7 @@ struct kb_param {
     size_t max;  /* byte limit of the value */
 };
 
-#define KB_REQ_MAX_PARAMS 8
+#define KB_REQ_MAX_PARAMS 12
 
 struct kb_req {
     void *conn;                    /* struct MHD_Connection */

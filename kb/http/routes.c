@@ -7,14 +7,16 @@
 
 #include "kb/http/usage.h"
 
-static const struct kb_param p_search[] = {{"q", 4096}, {"lang", 16},  {"category", 200},
-                                           {"limit", 8}, {"offset", 8}, {"page", 8},
-                                           {NULL, 0}};
+static const struct kb_param p_search[] = {{"q", 4096},   {"lang", 16},  {"category", 200},
+                                           {"limit", 8},   {"offset", 8}, {"page", 8},
+                                           {"verbatim", 1}, {NULL, 0}};
 /* The search API (the console's too): the filters narrow the caller's scope; prefix=1 for
- * search as you type. At most KB_REQ_MAX_PARAMS. */
+ * search as you type; verbatim=1 searches the words as typed (no typo correction). At most
+ * KB_REQ_MAX_PARAMS. */
 static const struct kb_param p_api_search[] = {{"q", 4096},    {"lang", 16},    {"category", 200},
                                                {"tag", 200},   {"audience", 8}, {"prefix", 1},
-                                               {"limit", 8},   {"offset", 8},   {NULL, 0}};
+                                               {"limit", 8},   {"offset", 8},   {"verbatim", 1},
+                                               {NULL, 0}};
 static const struct kb_param p_agent[] = {{"q", 4096}, {"lang", 16}, {NULL, 0}};
 static const struct kb_param p_flags[] = {{"status", 8}, {"limit", 8}, {"offset", 8}, {NULL, 0}};
 static const struct kb_param p_flags_page[] = {{"status", 8}, {"page", 8}, {"lang", 16},

@@ -12,7 +12,8 @@ i=0
 for q in "réviser ma voiture" "garentie" "sav" "prêt immobilier" "main d'oeuvre" \
          '"(NEAR*- DROP TABLE' "recalls" "Werkstatttermin" "ŒUVRE cœur" "a OR b AND NOT c" \
          "garentie vehicule" "rapel constructeur" "garantie constr" "remmise maximal" \
-         "brouillonn secrte" "vehicul electriqe" "a b c d e f g h" "aaaaaaaaaaaaaaaaaaaaaaaaaa"; do
+         "brouillonn secrte" "vehicul electriqe" "a b c d e f g h" "aaaaaaaaaaaaaaaaaaaaaaaaaa" \
+         "pourquoi la garantie" "comment ? de la le" "qui quoi quand garentie"; do
   for flags in '\x00' '\x01' '\x02' '\x09' '\x0e' '\x10'; do
     printf "\x12\x01$flags%s" "$q" > "$out/corpus-search/seed$i"; i=$((i + 1))
   done
@@ -21,8 +22,8 @@ printf '\x12\x01\x11\xff\xfe\xc3 \xe9t\xc3' > "$out/corpus-search/seed$i"
 san="-g -O1 -fsanitize=fuzzer-no-link,address,undefined"
 flags="$san -D_GNU_SOURCE -I. $(pkg-config --cflags xapian-core jansson libutf8proc)"
 objs=()
-for f in search/index.cc search/writer.cc search/query.cc search/snippet.cc search/lang.cc \
-         search/vocab.cc; do
+for f in search/index.cc search/generations.cc search/writer.cc search/query.cc \
+         search/snippet.cc search/lang.cc search/vocab.cc; do
   o="$out/search-obj/$(basename "$f").o"
   clang++ -std=c++17 $flags -c "$f" -o "$o"; objs+=("$o")
 done

@@ -63,9 +63,39 @@ test('accents and case never matter', async () => {
 test('typos are corrected from the index vocabulary', async () => {
   const r = await search('q=garentie&lang=fr');
   assert.equal(r.body.did_you_mean, 'garantie');
+  assert.equal(r.body.corrected_query, 'garantie');
   assert.ok(slugs(r.body).includes('garantie-constructeur'));
   const ok = await search('q=garantie&lang=fr');
   assert.equal(ok.body.did_you_mean, null);
+  assert.equal(ok.body.corrected_query, null);
+});
+
+test('verbatim=1 searches the words as typed: no correction, the spelling still offered', async () => {
+  const two = await search('q=' + q('garentie vehicule') + '&lang=fr');
+  assert.equal(two.body.corrected_query, 'garantie vehicule');
+  assert.ok(slugs(two.body).slice(0, 3).includes('garantie-constructeur'), slugs(two.body).join(' '));
+  const typed = await search('q=' + q('garentie vehicule') + '&lang=fr&verbatim=1');
+  assert.equal(typed.status, 200);
+  assert.equal(typed.body.corrected_query, null);
+  // "vehicule" alone: the articles on vehicles, not the warranty's first.
+  assert.ok(typed.body.total > 0);
+  assert.notDeepEqual(slugs(typed.body), slugs(two.body));
+  const one = await search('q=garentie&lang=fr&verbatim=1');
+  assert.equal(one.body.corrected_query, null);
+  assert.equal(one.body.did_you_mean, 'garantie');
+  assert.equal(one.body.total, 0);
+  assert.deepEqual(one.body.results, []);
+  const zero = await search('q=garentie&lang=fr&verbatim=0');
+  assert.equal(zero.body.corrected_query, 'garantie');
+  for (const bad of ['2', 'true', '']) {
+    const b = await search('q=garentie&lang=fr&verbatim=' + bad);
+    if (bad === '') {
+      assert.equal(b.status, 200, 'an empty parameter is absent');
+      continue;
+    }
+    assert.equal(b.status, 400, bad);
+    assert.equal(b.body.error.code, 'invalid_parameter');
+  }
 });
 
 test('synonyms: sav finds the after-sales contact article', async () => {

@@ -86,6 +86,12 @@ test('search from the terminal prints the API ranking', () => {
   const internal = kb(['--db', f.db, 'search', '--internal', '--lang', 'fr', '--json',
     'niveaux approbation dédommagement']);
   assert.equal(JSON.parse(internal.stdout).results[0].slug, 'niveaux-approbation-geste-commercial');
+  // A corrected query says so, as the search page does; --verbatim searches it as typed.
+  const fixed = kb(['--db', f.db, 'search', '--lang', 'fr', 'garentie vehicule']);
+  assert.match(fixed.stdout, /^results for: garantie vehicule; search instead for: garentie vehicule \(--verbatim\)\n/);
+  const typed = kb(['--db', f.db, 'search', '--lang', 'fr', '--verbatim', 'garentie']);
+  assert.match(typed.stdout, /^did you mean: garantie\n0 results/);
+  assert.equal(searchJSON(f.db, 'fr', 'garentie').corrected_query, 'garantie');
   const usage = kb(['--db', f.db, 'search']);
   assert.equal(usage.status, 2);
   assert.equal(kb(['--help']).status, 0);

@@ -371,8 +371,11 @@ test('search, suggestions, categories, in each caller\'s scope', async () => {
   assert.ok(typed.body.total >= EXTRA && typed.body.search_id === undefined);
   const logged = await expect('GET /api/v1/search', 'anonymous', 200, { path: '/api/v1/search?q=garantie&lang=fr&offset=1' });
   assert.equal(typeof logged.body.search_id, 'string');
-  await expect('GET /api/v1/search', 'anonymous', 200, { path: '/api/v1/search?q=garanite&lang=fr' });
-  for (const bad of ['limit=0', 'offset=10001', 'audience=secret', 'prefix=2', `q=${'a'.repeat(4097)}`, 'q=%ff', `lang=${'x'.repeat(17)}`])
+  const fixed = await expect('GET /api/v1/search', 'anonymous', 200, { path: '/api/v1/search?q=garanite&lang=fr' });
+  assert.equal(fixed.body.corrected_query, 'garantie');
+  const typedAsIs = await expect('GET /api/v1/search', 'anonymous', 200, { path: '/api/v1/search?q=garanite&lang=fr&verbatim=1' });
+  assert.equal(typedAsIs.body.corrected_query, null);
+  for (const bad of ['limit=0', 'offset=10001', 'audience=secret', 'prefix=2', 'verbatim=2', `q=${'a'.repeat(4097)}`, 'q=%ff', `lang=${'x'.repeat(17)}`])
     await expect('GET /api/v1/search', 'anonymous', 400, { path: `/api/v1/search?${bad}` });
 
   const sug = await expect('GET /api/v1/suggest', 'anonymous', 200, { path: '/api/v1/suggest?q=test&lang=en' });

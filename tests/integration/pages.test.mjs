@@ -112,11 +112,54 @@ test('search page: ranked results, highlighted snippets, facets, pagination', as
   assert.match(p2.text, /<ol class="result-list" start="11">/);
 });
 
-test('search page: did you mean and no results', async () => {
-  const r = await getText(srv.base, '/search?q=garentie&lang=fr');
-  assert.match(r.text, /Vouliez-vous dire <a href="\/search\?q=garantie&amp;lang=fr">garantie<\/a>/);
+test('search page: a corrected query says so, and searches the words as typed on request', async () => {
+  // "garentie vehicule": the misspelt word is corrected beside a known one.
+  const r = await getText(srv.base, '/search?q=' + q('garentie vehicule') + '&lang=fr');
+  assert.equal(r.status, 200);
+  assert.match(r.text, /<h1>Résultats pour « garantie vehicule »<\/h1>/);
+  assert.match(r.text, new RegExp('<p class="corrected">Résultats pour <strong>garantie vehicule</strong>\u00a0; ' +
+    'rechercher plutôt <a href="/search\\?q=garentie%20vehicule&amp;lang=fr&amp;verbatim=1">garentie vehicule</a></p>'));
+  assert.doesNotMatch(r.text, /Vouliez-vous dire/, 'a corrected query is not asked about again');
+  const firsts = [...r.text.matchAll(/<li class="result"><h3><a href="\/a\/([a-z0-9-]+)\?/g)].map((m) => m[1]);
+  assert.ok(firsts.slice(0, 3).includes('garantie-constructeur'), firsts.join(' '));
+  // Facets keep the query as typed (corrected again), without verbatim.
+  assert.match(r.text, /href="\/search\?q=garentie%20vehicule&amp;lang=fr&amp;category=Garantie"/);
+
+  // The link: the words as typed, verbatim; the heading says so, nothing is found, and the
+  // spelling is offered.
+  const v = await getText(srv.base, '/search?q=' + q('garentie vehicule') + '&lang=fr&verbatim=1');
+  assert.equal(v.status, 200);
+  assert.match(v.text, /<h1>Résultats pour « garentie vehicule »<\/h1>/);
+  assert.doesNotMatch(v.text, /class="corrected"/);
+  assert.match(v.text, /<input id="q" name="q" type="search" value="garentie vehicule"/);
+  const one = await getText(srv.base, '/search?q=garentie&lang=fr&verbatim=1');
+  assert.doesNotMatch(one.text, /class="corrected"/);
+  assert.match(one.text, /Vouliez-vous dire <a href="\/search\?q=garantie&amp;lang=fr">garantie<\/a>/);
+  assert.match(one.text, /Aucun article ne correspond à votre recherche/);
+
+  // English wording (French puts a no-break space before the semicolon).
+  const en = await getText(srv.base, '/search?q=warrenty&lang=en');
+  assert.match(en.text, new RegExp('<p class="corrected">Results for <strong>warranty</strong>; search instead for ' +
+    '<a href="/search\\?q=warrenty&amp;lang=en&amp;verbatim=1">warrenty</a></p>'));
+
+  // A query without a typo says nothing; verbatim is 0 or 1.
+  const plain = await getText(srv.base, '/search?q=garantie&lang=fr');
+  assert.doesNotMatch(plain.text, /class="corrected"|Vouliez-vous dire/);
+  for (const bad of ['2', 'yes', '-1']) {
+    const b = await getText(srv.base, '/search?q=garentie&lang=fr&verbatim=' + bad);
+    assert.equal(b.status, 400, bad);
+  }
   const none = await getText(srv.base, '/search?q=zzzzqqq&lang=fr');
   assert.match(none.text, /Aucun article ne correspond à votre recherche/);
+});
+
+test('search page: the corrected query and the words as typed are escaped', async () => {
+  const r = await getText(srv.base, '/search?q=' + q('garentie <b>"x"</b>') + '&lang=fr');
+  assert.equal(r.status, 200);
+  // Searched: its words (the markup's letters are words); offered: the text as typed.
+  assert.match(r.text, /<p class="corrected">Résultats pour <strong>garantie b x b<\/strong>/);
+  assert.match(r.text, /verbatim=1">garentie &lt;b&gt;&quot;x&quot;&lt;\/b&gt;<\/a><\/p>/);
+  assert.doesNotMatch(r.text, /<b>"x"<\/b>/);
 });
 
 test('category page lists its public articles', async () => {
