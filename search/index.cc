@@ -278,6 +278,7 @@ static void load_meta(search_index *idx)
 {
     load_langs(idx);
     idx->docs.clear();
+    idx->related.clear();
     idx->synonyms.clear();
     idx->doc_category.clear();
     idx->category_names.clear();
