@@ -25,19 +25,28 @@
  * WAL holds CHECKPOINT_PAGES or more, and the checkpointer runs a PASSIVE checkpoint: it
  * copies what no reader still needs, takes no lock a writer or a reader waits for, and gives
  * way (SQLITE_BUSY) when another connection (the import's own automatic checkpoint) is
- * checkpointing. How the WAL stays bounded: SQLite starts the WAL over from its beginning
- * only when a write transaction begins after a checkpoint copied every frame, and with
- * commits going on during a checkpoint of another thread that rarely happens by itself:
- * the WAL would keep growing. So when it holds WAL_RESTART_PAGES (64 MB) or more, the
- * checkpointer follows its PASSIVE checkpoint with a RESTART one, at most once a second:
- * that one takes the write lock, copies only what was committed since the PASSIVE one,
- * waits for the readers to leave the WAL (each holds its snapshot for one request; it gives
- * up after 100 ms) and has the next writer start the WAL over. Writers wait for that short
- * part only (the copy of a few frames and two fsyncs): the writer's queued jobs once a
- * second at most, and only while the WAL is over 64 MB, where before they waited for a
- * whole checkpoint at nearly every commit. The WAL thus holds 64 MB plus about a second of
- * commits (plus what a reader still pinned); a checkpoint that could not finish is tried
- * again after CHECKPOINT_RETRY_MS even when no commit comes.
+ * checkpointing.
+ *
+ * How the WAL stays bounded. SQLite starts the WAL over from its beginning only when a write
+ * transaction begins after a checkpoint copied every frame; with commits going on during a
+ * checkpoint run by another thread that seldom happens by itself, and the WAL would keep
+ * growing. So:
+ *   - once it holds WAL_RESTART_PAGES (64 MB), the checkpointer follows its PASSIVE
+ *     checkpoint with more PASSIVE ones while what was committed during the last one shrinks
+ *     (RESTART_ROUNDS at most), then a RESTART one: it takes the write lock, copies what was
+ *     committed since, waits for the readers to leave the WAL (each holds its snapshot for one
+ *     request; it gives up after 100 ms, and then RESTART is not tried again for
+ *     WAL_RESTART_RETRY_MS) and has the next writer start the WAL over. Writers wait for that
+ *     short part only (a few frames and two fsyncs): this writer holds its next batch (else,
+ *     committing without a pause, it could keep the lock from the checkpointer), another
+ *     process's writer (kb import) waits for the lock;
+ *   - once it holds WAL_MAX_PAGES (128 MB) after one of this writer's commits (writers faster
+ *     than the disk), the writer waits before its next batch for one RESTART checkpoint.
+ * The WAL thus holds at most 128 MB and one batch of this writer's (a second of its commits
+ * more when a reader kept a RESTART from finishing), plus what another process writes
+ * meanwhile (kb import's own automatic checkpoints copy its frames, and the
+ * RESTART takes the lock between two of its batches); a checkpoint that could not finish is
+ * tried again after CHECKPOINT_RETRY_MS even when no commit comes.
  */
 #include "kb/store/writer.h"
 
