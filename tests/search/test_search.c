@@ -594,6 +594,13 @@ static void reader_memory_follows_changes(void **state)
     search_index_free(w);
     unlink(syn);
 
+    /* search_index_refresh says when it moved to another revision (kb serve's refresher
+     * opens new readers for its workers then), and only then. */
+    bool changed = false;
+    assert_int_equal(search_index_refresh(rd, &changed), KB_OK);
+    assert_true(changed);
+    assert_int_equal(search_index_refresh(rd, &changed), KB_OK);
+    assert_false(changed);
     assert_int_equal(search_index_reopen(rd), KB_OK);
     /* The related articles remembered before the change are forgotten; the new ones are
      * remembered in their turn (asked twice: computed, then remembered). */
