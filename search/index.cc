@@ -278,6 +278,7 @@ static void load_meta(search_index *idx)
 {
     load_langs(idx);
     idx->docs.clear();
+    idx->related.clear();
     idx->synonyms.clear();
     idx->doc_category.clear();
     idx->category_names.clear();
@@ -459,8 +460,9 @@ extern "C" size_t search_index_count(struct search_index *idx)
     }
 }
 
-extern "C" enum kb_err search_index_reopen(struct search_index *idx)
+extern "C" enum kb_err search_index_refresh(struct search_index *idx, bool *changed)
 {
+    *changed = false;
     if (idx->writable)
         return KB_OK;
     /* Twice at most: a rebuild may switch generations and remove the one just resolved
@@ -482,8 +484,10 @@ extern "C" enum kb_err search_index_reopen(struct search_index *idx)
             if (fresh) {
                 open_reader(idx);
                 load_meta(idx);
+                *changed = true;
             } else if (idx->db.reopen()) {
                 load_meta(idx);
+                *changed = true;
             }
             return KB_OK;
         } catch (...) {
@@ -492,5 +496,11 @@ extern "C" enum kb_err search_index_reopen(struct search_index *idx)
             return search_fail("reopen");
         }
     }
+}
+
+extern "C" enum kb_err search_index_reopen(struct search_index *idx)
+{
+    bool changed;
+    return search_index_refresh(idx, &changed);
 }
 

@@ -105,6 +105,14 @@ struct search_cached_doc {
     mutable uint64_t ids_epoch = 0;
 };
 
+/* A related article as search_related found it (search_hit's fields, snippet aside). */
+struct search_related_hit {
+    int64_t id;
+    std::string slug, title, category, lang;
+    double score;
+    const char *audience, *status; /* static strings */
+};
+
 struct search_writer; /* writer.cc: the shards' writable databases and their threads */
 
 struct search_index {
@@ -152,6 +160,11 @@ struct search_index {
     /* Display data of documents recently shown (data fields and snippet text): top results
      * recur across queries. At most DOC_CACHE_MAX entries, emptied when full. */
     std::unordered_map<Xapian::docid, search_cached_doc> docs;
+    /* The related articles of articles recently shown (search_related), by article id, scope
+     * and limit (related_key): every view of an article asks for the same ones until the
+     * index changes, and at 50,000 articles finding them was half the CPU of a page view
+     * (5 ms). At most RELATED_CACHE_MAX entries, emptied when full and at each reopen. */
+    std::unordered_map<uint64_t, std::vector<search_related_hit>> related;
 };
 
 search_docdata search_docdata_parse(const std::string &data);

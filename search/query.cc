@@ -1180,9 +1180,69 @@ extern "C" enum kb_err search_suggest(struct search_index *idx, const char *pref
     return retried(idx, [&] { return search_suggest_once(idx, prefix, lang, scope, limit, out); });
 }
 
+/* The key of search_index::related: article id, scope and limit (at most 20, see
+ * search_related_once). */
+static uint64_t related_key(int64_t id, enum search_scope scope, size_t limit)
+{
+    return (uint64_t)id << 8 | (uint64_t)scope << 5 | std::min<size_t>(limit ? limit : 5, 20);
+}
+
+static const size_t RELATED_CACHE_MAX = 4096;
+
 extern "C" enum kb_err search_related(struct search_index *idx, int64_t id,
                                       enum search_scope scope, size_t limit,
                                       struct search_result **out)
 {
-    return retried(idx, [&] { return search_related_once(idx, id, scope, limit, out); });
+    *out = nullptr;
+    scope = valid_scope(scope);
+    uint64_t key = related_key(id, scope, limit);
+    if (!idx->writable) {
+        auto it = idx->related.find(key);
+        if (it != idx->related.end()) {
+            search_result *r = nullptr;
+            try {
+                r = new_result();
+                const auto &hits = it->second;
+                r->hits = static_cast<search_hit *>(calloc(hits.size() ? hits.size() : 1,
+                                                           sizeof(search_hit)));
+                if (!r->hits)
+                    throw std::bad_alloc();
+                for (const auto &c : hits) {
+                    search_hit *h = &r->hits[r->nhits++];
+                    h->id = c.id;
+                    h->slug = dup(c.slug);
+                    h->title = dup(c.title);
+                    h->category = dup(c.category);
+                    h->lang = dup(c.lang);
+                    h->score = c.score;
+                    h->audience = c.audience;
+                    h->status = c.status;
+                }
+                r->total = r->nhits;
+                *out = r;
+                return KB_OK;
+            } catch (...) {
+                search_result_free(r);
+                return search_fail("related");
+            }
+        }
+    }
+    enum kb_err err =
+        retried(idx, [&] { return search_related_once(idx, id, scope, limit, out); });
+    if (err || idx->writable)
+        return err;
+    try {
+        if (idx->related.size() >= RELATED_CACHE_MAX)
+            idx->related.clear();
+        std::vector<search_related_hit> hits;
+        for (size_t i = 0; i < (*out)->nhits; i++) {
+            const search_hit &h = (*out)->hits[i];
+            hits.push_back(search_related_hit{h.id, h.slug, h.title, h.category, h.lang,
+                                              h.score, h.audience, h.status});
+        }
+        idx->related[key] = std::move(hits);
+    } catch (...) {
+        idx->related.erase(key); /* not remembered: the answer stands */
+    }
+    return KB_OK;
 }

@@ -210,8 +210,9 @@ std::string search_snippet(const search_cached_doc &doc, const std::string &lang
         const uint32_t *mark = c.mark.data();
         uint32_t gen = c.gen;
         const search_word_ids *ids = doc.ids.data();
+        char *h = hit.data(); /* not hit[i]: its data pointer would be loaded at each word */
         for (size_t i = 0; i < n; i++)
-            hit[i] = (char)((mark[ids[i].id0] == gen) | (mark[ids[i].id1] == gen));
+            h[i] = (char)((mark[ids[i].id0] == gen) | (mark[ids[i].id1] == gen));
     }
 
     /* The window of SNIPPET_WORDS words with the most matches (first one on ties). */

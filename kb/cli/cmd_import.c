@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "bot/cli.h"
@@ -43,18 +42,25 @@ static int check_rules(const char *dir)
 
 int kb_cli_import(struct kb_ctx *ctx, int argc, char **argv, bool check_only)
 {
-    static const struct option opts[] = {
-        {"lang", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'}, {0}};
+    static const struct option opts[] = {{"lang", required_argument, NULL, 'l'},
+                                         {"nice", required_argument, NULL, 'n'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
     const char *lang = kb_cli_env("KB_LANG", "fr");
+    const char *nice_value = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+l:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+l:n:h", opts, NULL)) != -1) {
         switch (c) {
         case 'l': lang = optarg; break;
+        case 'n': nice_value = optarg; break;
         case 'h':
-            printf("usage: kb [--db PATH] %s [--lang L] DIR\n"
+            printf("usage: kb [--db PATH] %s [--lang L] [--nice N] DIR\n"
                    "  --lang L   language of files whose front matter and path give none "
-                   "(env KB_LANG, default fr)\n",
+                   "(env KB_LANG, default fr)\n"
+                   "  --nice N   CPU priority lowered by N, 0-19 (env KB_NICE, default 10): "
+                   "a running\n"
+                   "             kb serve is served first\n",
                    check_only ? "check" : "import");
             return 0;
         default: return 2;
@@ -64,13 +70,13 @@ int kb_cli_import(struct kb_ctx *ctx, int argc, char **argv, bool check_only)
         fprintf(stderr, "kb: %s takes one folder (see --help)\n", argv[0]);
         return 2;
     }
-    const char *dir = argv[optind];
     /* An import is a batch beside a server that answers people: it yields the processors to
-     * it (nice 10, inherited by the indexing threads started below). Alone on a machine it
-     * runs as fast; beside `kb serve` on two cores, chat replies waited seconds behind its
-     * parsing and indexing without it (tests/bench/chat/README.md). */
-    if (!check_only)
-        (void)setpriority(PRIO_PROCESS, 0, 10);
+     * it (nice 10 unless told, inherited by the indexing threads started below). Alone on a
+     * machine it runs as fast; beside `kb serve` on two cores, chat replies waited seconds
+     * behind its parsing and indexing without it (tests/bench/chat/README.md). */
+    if (!check_only && kb_cli_nice(nice_value) != 0)
+        return 2;
+    const char *dir = argv[optind];
     struct kb_store *st = NULL;
     if (!check_only && kb_cli_open_store(ctx, false, &st))
         return 1;

@@ -10,22 +10,31 @@
 
 int kb_cli_index(struct kb_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"rebuild", no_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'}, {0}};
+    static const struct option opts[] = {{"rebuild", no_argument, NULL, 'r'},
+                                         {"nice", required_argument, NULL, 'n'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
     bool rebuild = false;
+    const char *nice_value = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+rh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+rn:h", opts, NULL)) != -1) {
         switch (c) {
         case 'r': rebuild = true; break;
+        case 'n': nice_value = optarg; break;
         case 'h':
-            puts("usage: kb [--db PATH] index [--rebuild]\n"
+            puts("usage: kb [--db PATH] index [--rebuild] [--nice N]\n"
                  "  apply pending changes to the search index; --rebuild rebuilds it from the "
-                 "database");
+                 "database\n"
+                 "  --nice N   CPU priority lowered by N, 0-19 (env KB_NICE, default 10): a "
+                 "running\n"
+                 "             kb serve is served first");
             return 0;
         default: return 2;
         }
     }
+    if (kb_cli_nice(nice_value) != 0)
+        return 2;
     struct kb_store *st = NULL;
     if (kb_cli_open_store(ctx, false, &st))
         return 1;

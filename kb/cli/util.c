@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kb/base/err.h"
 #include "kb/store/store.h"
@@ -24,6 +25,22 @@ int kb_cli_int(const char *s, long lo, long hi, long *out)
     if (errno || !end || *end || end == s || v < lo || v > hi)
         return -1;
     *out = (long)v;
+    return 0;
+}
+
+int kb_cli_nice(const char *value)
+{
+    long n = 10;
+    const char *v = value ? value : kb_cli_env("KB_NICE", NULL);
+    if (v && kb_cli_int(v, 0, 19, &n) != 0) {
+        fprintf(stderr, "kb: --nice (or KB_NICE) is 0 to 19, not '%s'\n", v);
+        return -1;
+    }
+    /* Linux: the calling thread's, inherited by the threads it creates later (the index
+     * shards' writers). An error (a limit) leaves the priority as it was: nothing to do. */
+    errno = 0;
+    if (n > 0 && nice((int)n) == -1 && errno)
+        fprintf(stderr, "kb: cannot lower the priority: %s\n", strerror(errno));
     return 0;
 }
 

@@ -28,11 +28,11 @@
 #define KB_HTTP_SESSION_COOKIE "kb_session"
 #define KB_HTTP_MAX_RESPONSE (8 * 1024 * 1024)
 
-/* Per-thread resources: a SQLite connection and a Xapian reader, opened on first use. */
+/* Per-thread resources: a SQLite connection and a Xapian reader, opened on first use (the
+ * reader through kb_worker_index, which also hands it newer ones: server.c). */
 struct kb_worker {
     struct kb_store *st;
     struct search_index *idx;
-    int64_t idx_checked_ms; /* last time the reader looked for a newer index */
 };
 
 struct kb_param {

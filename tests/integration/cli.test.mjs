@@ -236,3 +236,17 @@ test('kb check reports rule errors with file and line, and warns about dead trig
   assert.equal(chat.stdout.split('\n')[1], 'De rien.');
   rmSync(dir, { recursive: true, force: true });
 });
+
+test('kb import and kb index --nice: 0 to 19, anything else is a usage error', () => {
+  const f = fixture();
+  for (const args of [['import', '--nice', '20', f.content], ['import', '--nice', 'x', f.content],
+    ['index', '--nice', '-1']]) {
+    const r = kb(['--db', f.db, ...args]);
+    assert.equal(r.status, 2, args.join(' '));
+    assert.match(r.stderr, /--nice \(or KB_NICE\) is 0 to 19/);
+  }
+  const env = kb(['--db', f.db, 'import', f.content], { env: { ...process.env, KB_NICE: '99' } });
+  assert.equal(env.status, 2);
+  assert.equal(kb(['--db', f.db, 'import', '--nice', '0', f.content]).status, 0);
+  assert.equal(kb(['--db', f.db, 'index', '--nice', '19']).status, 0);
+});

@@ -569,6 +569,10 @@ static void reader_memory_follows_changes(void **state)
     assert_int_equal(r->nhits, 1);
     assert_string_equal(r->hits[0].title, "Réserver un essai");
     search_result_free(r);
+    /* Related articles, which the reader remembers per article (none: it is alone). */
+    assert_int_equal(search_related(rd, 1, SEARCH_SCOPE_INTERNAL, 5, &r), KB_OK);
+    assert_int_equal(r->nhits, 0);
+    search_result_free(r);
 
     /* The article changes title and becomes internal; a second one appears. */
     char syn[128];
@@ -593,7 +597,29 @@ static void reader_memory_follows_changes(void **state)
     search_index_free(w);
     unlink(syn);
 
+    /* search_index_refresh says when it moved to another revision (kb serve's refresher
+     * opens new readers for its workers then), and only then. */
+    bool changed = false;
+    assert_int_equal(search_index_refresh(rd, &changed), KB_OK);
+    assert_true(changed);
+    assert_int_equal(search_index_refresh(rd, &changed), KB_OK);
+    assert_false(changed);
     assert_int_equal(search_index_reopen(rd), KB_OK);
+    /* The related articles remembered before the change are forgotten; the new ones are
+     * remembered in their turn (asked twice: computed, then remembered). */
+    for (int twice = 0; twice < 2; twice++) {
+        assert_int_equal(search_related(rd, 1, SEARCH_SCOPE_INTERNAL, 5, &r), KB_OK);
+        assert_int_equal(r->nhits, 1);
+        assert_string_equal(r->hits[0].slug, "essai-public");
+        assert_string_equal(r->hits[0].title, "Essai en concession");
+        assert_string_equal(r->hits[0].audience, "public");
+        assert_null(r->hits[0].snippet);
+        search_result_free(r);
+        /* Public scope: article 1 is internal now, so it has none. */
+        assert_int_equal(search_related(rd, 1, SEARCH_SCOPE_PUBLIC, 5, &r), KB_OK);
+        assert_int_equal(r->nhits, 0);
+        search_result_free(r);
+    }
     assert_int_equal(search_run(rd, &q, &r), KB_OK);
     assert_int_equal(r->nhits, 1);
     assert_string_equal(r->hits[0].slug, "essai-public");

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # HTTP benchmark: wrk against kb's /api/v1/search, and in the same run against nginx serving a
 # static JSON file of kb's average response size, alternated. Two sets of queries, one query
-# per request, drawn at random from 5,000 (so that a result cache would barely help):
+# per request, drawn at random from 5,000:
 #   rare    2-4 words drawn from the corpus vocabulary (most words are rare: few matches)
 #   common  2-4 words drawn from the 400 commonest words of the titles (what customers type:
 #           many matches for every word)
@@ -9,8 +9,10 @@
 # alternate kb and nginx set by set: kb rare, nginx rare, kb common, nginx common, then again.
 # With VS=/path/to/another/kb (another build: the parent commit's, say), that kb serves the
 # same database beside it and runs after kb in each round: kb / VS is then a before/after
-# ratio taken in the same minute. Each wrk run also prints the CPU the other processes of
-# the machine used meanwhile ("others", in cores: the machine is shared, its figures noisy).
+# ratio taken in the same minute, and so is the ratio of their CPU time a request (which
+# other processes disturb less than requests/s). Each wrk run also prints the CPU the other
+# processes of the machine used meanwhile ("others", in cores: the machine is shared, its
+# figures noisy).
 # Loopback only; the servers stop at the end.
 # usage: tests/bench/http/run.sh [N articles, default 535 = service-public as is] [BUILD_DIR]
 # env: SECS (per wrk run, 10), ROUNDS (2), CONNS (32), SETS ("rare common"), THREADS (kb's
@@ -103,12 +105,15 @@ run() { # run NAME URL PID [SCRIPT]: print req/s, p99, the server's and the othe
   b1=$(busy); s1=$(pcpu $pids)
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
-  local cpu
-  cpu=$(awk -v b="$((b1 - b0))" -v s="$((s1 - s0))" -v hz="$hz" -v secs="$secs" '
+  local cpu reqs
+  reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+  cpu=$(awk -v b="$((b1 - b0))" -v s="$((s1 - s0))" -v hz="$hz" -v secs="$secs" -v n="$reqs" '
     NR == 1 {w = ($1 + $2) * hz; o = b - s - w; if (o < 0) o = 0
-             printf "server %.2f cores, wrk %.2f, others %.2f", s / hz / secs, w / hz / secs, o / hz / secs}' "$tmp/wrk.time")
+             printf "server %.2f cores (%.0f us a request), wrk %.2f, others %.2f",
+                    s / hz / secs, s / hz / n * 1e6, w / hz / secs, o / hz / secs}' "$tmp/wrk.time")
   echo "  $1: $rps req/s, p99 $p99; $cpu $(echo "$out" | grep -E 'Non-2xx|Socket errors' | tr '\n' ' ' || true)"
   echo "$rps" > "$tmp/$1.rps"
+  echo "$s1 $s0 $reqs" | awk -v hz="$hz" '{print ($1 - $2) / hz / $3 * 1e6}' > "$tmp/$1.us"
 }
 ratio() { /usr/bin/python3 -c "a=float(open('$tmp/$1.rps').read()); b=float(open('$tmp/$2.rps').read()); print(f'  $1 / $2 = {a/b*100:.1f}%${3:-}')"; }
 for r in $(seq "$rounds"); do
@@ -121,6 +126,7 @@ for r in $(seq "$rounds"); do
     if [ -n "${VS:-}" ]; then
       ratio "vs-$set" "nginx-$set"
       ratio "kb-$set" "vs-$set"
+      /usr/bin/python3 -c "a=float(open('$tmp/kb-$set.us').read()); b=float(open('$tmp/vs-$set.us').read()); print(f'  kb CPU a request / vs = {a/b:.2f}')"
     fi
   done
 done
