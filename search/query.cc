@@ -616,9 +616,22 @@ ranking ranked(const Xapian::MSet &mset)
     return out;
 }
 
-/* Fill r->hits from hits (snippets when stems is given). */
+/* The first `max` bytes of text, leading blanks skipped, cut on a UTF-8 boundary. */
+static char *text_lead(const std::string &text, size_t max)
+{
+    size_t b = text.find_first_not_of(" \n\t");
+    if (b == std::string::npos)
+        b = text.size();
+    size_t n = std::min(max, text.size() - b);
+    if (n < text.size() - b)
+        while (n > 0 && ((unsigned char)text[b + n] & 0xC0) == 0x80)
+            n--; /* text[b + n] continues a character: cut before that character */
+    return dup(text.substr(b, n));
+}
+
+/* Fill r->hits from hits (snippets when stems is given, leads of `lead` bytes when > 0). */
 void fill_hits(search_index *idx, search_result *r, const ranking &hits,
-               const std::map<std::string, std::set<std::string>> *stems)
+               const std::map<std::string, std::set<std::string>> *stems, size_t lead = 0)
 {
     r->hits = static_cast<search_hit *>(calloc(hits.size() ? hits.size() : 1, sizeof(search_hit)));
     if (!r->hits)
@@ -640,6 +653,8 @@ void fill_hits(search_index *idx, search_result *r, const ranking &hits,
             auto s = stems->find(d.lang);
             h->snippet = dup(search_snippet(c, d.lang, s != stems->end() ? s->second : none));
         }
+        if (lead)
+            h->lead = text_lead(c.text, lead);
     }
 }
 
@@ -901,6 +916,7 @@ extern "C" void search_result_free(struct search_result *r)
         free(r->hits[i].category);
         free(r->hits[i].lang);
         free(r->hits[i].snippet);
+        free(r->hits[i].lead);
     }
     free(r->hits);
     for (size_t i = 0; i < r->nfacets; i++)
@@ -951,8 +967,9 @@ static enum kb_err search_run_once(struct search_index *idx, const struct search
         /* Facets need the category of each candidate, and at least FACET_CHECK of them;
          * an index without categories needs neither (nor the reads they cost). */
         category_spy spy(idx);
-        Xapian::doccount check = idx->has_categories ? FACET_CHECK : 0;
-        if (idx->has_categories)
+        bool facets = idx->has_categories && q->lead == 0;
+        Xapian::doccount check = facets ? FACET_CHECK : 0;
+        if (facets)
             enq.add_matchspy(&spy);
         lang_words qwords;
         enq.set_query(build(idx, correct ? plan.corrected : plan.as_typed, langs, q, scope,
@@ -971,7 +988,7 @@ static enum kb_err search_run_once(struct search_index *idx, const struct search
             if (hits.size() > limit)
                 hits.resize(limit);
         }
-        fill_hits(idx, r, hits, &stems);
+        fill_hits(idx, r, hits, q->lead ? nullptr : &stems, q->lead);
         fill_facets(r, spy);
         if (!plan.shown.empty()) {
             if (correct && !plan.replaced.empty())

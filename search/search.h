@@ -140,6 +140,10 @@ struct search_query {
     /* Search the words as typed: no typo correction (corrected_query stays NULL; a
      * did_you_mean is still offered). For "search instead for <what I typed>". */
     bool verbatim;
+    /* For callers that show neither snippets nor facets (the chat's answers): > 0 gives each
+     * hit a `lead` instead of a `snippet`, and counts no facets (they need FACET_CHECK
+     * candidates where ten would do, and a snippet marks every word of a hit's text). */
+    size_t lead;
 };
 
 struct search_hit {
@@ -149,6 +153,9 @@ struct search_hit {
     char *category;
     char *lang;
     char *snippet;   /* HTML-escaped excerpt with matches wrapped in <mark>...</mark> */
+    /* With search_query.lead: the start of the article's plain text (not escaped), leading
+     * blanks skipped, at most `lead` bytes cut on a UTF-8 boundary; else NULL. */
+    char *lead;
     double score;    /* relevance, higher is better (Xapian weight) */
     /* The article's audience ("public" | "internal") and status ("draft" | "review" |
      * "published" | "archived"): static strings, never freed. */

@@ -79,9 +79,9 @@ struct chat_turn {
 /* Register the host functions on a brain of the chat (the turn comes from
  * bot_call_context). */
 enum kb_err chat_host_register(struct bot_brain *b) KB_MUST_CHECK;
-/* An article card {slug, title, url, summary} of a row whose text is rendered; NULL when out
- * of memory. New reference. */
-json_t *chat_card(const struct kb_article_row *row);
+/* An article card {slug, title, url, summary}, the summary cut from text (the article's plain
+ * text, or its start); NULL when out of memory. New reference; the strings stay the caller's. */
+json_t *chat_card(const char *slug, const char *title, const char *text);
 /* Every stored message of conversation conv_id as a case transcript [{seq, from, text, at}],
  * an agent's also with its name and login, and the articles shown in it [{slug, title,
  * url}], read with st. New references in *transcript and *articles (set even on error). */

@@ -1600,7 +1600,7 @@ static enum kb_err public_card(struct kb_store *st, const char *slug, json_t **c
     }
     if (!err)
         err = kb_article_render_row(row, KB_ARTICLE_TEXT);
-    if (!err && !(*card = chat_card(row)))
+    if (!err && !(*card = chat_card(row->slug, row->title, row->text)))
         err = KB_ENOMEM;
     kb_article_row_free(row);
     return err;

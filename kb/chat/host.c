@@ -179,17 +179,17 @@ static enum kb_err join_args(struct kb_buf *b, size_t argc, const char *const *a
     return e == KB_ETOOBIG ? KB_OK : e;
 }
 
-json_t *chat_card(const struct kb_article_row *row)
+json_t *chat_card(const char *slug, const char *title, const char *text)
 {
     struct kb_buf sum, url;
     kb_buf_init(&sum, SUMMARY_MAX + 8);
     kb_buf_init(&url, 200);
-    enum kb_err e = put_excerpt(&sum, row->text, SUMMARY_MAX);
+    enum kb_err e = put_excerpt(&sum, text, SUMMARY_MAX);
     if (!e)
-        e = kb_buf_printf(&url, "/a/%s", row->slug);
+        e = kb_buf_printf(&url, "/a/%s", slug);
     json_t *card = e ? NULL
-                     : json_pack("{s:s, s:s, s:s, s:s}", "slug", row->slug, "title", row->title,
-                                 "url", url.data, "summary", sum.data ? sum.data : "");
+                     : json_pack("{s:s, s:s, s:s, s:s}", "slug", slug, "title", title, "url",
+                                 url.data, "summary", sum.data ? sum.data : "");
     kb_buf_release(&sum);
     kb_buf_release(&url);
     return card;
@@ -197,49 +197,47 @@ json_t *chat_card(const struct kb_article_row *row)
 
 /* ---- kb_search ----------------------------------------------------------------------- */
 
+/* The answer and the cards come from the search reader alone: the hits' titles and the
+ * start of their plain text (search_query.lead), no snippet, no facet, no article read from
+ * the database. Reading each hit's source and rendering all its Markdown to cut 280 bytes from
+ * it cost three renders per question; on a base of long articles (5,000 service-public ones
+ * beside the shipped content) that made a question four times a rule line's CPU and the chat
+ * fell behind at 1,000 messages a second (tests/bench/chat/README.md). The reader is the
+ * snapshot the search ran on: an article archived since shows until the next refresh, as on
+ * the search page. */
 static enum kb_err m_search(void *ctx, struct bot_call *call, size_t argc,
                             const char *const *argv, char **out)
 {
     struct chat_turn *t = bot_call_context(call);
     struct kb_chat_host *h = ctx;
-    struct kb_store *st = t ? t->st : h ? h->st : NULL;
     struct search_index *idx = t ? t->idx : h ? h->idx : NULL;
     struct kb_buf q, o;
     kb_buf_init(&q, QUERY_MAX);
     kb_buf_init(&o, 4096);
     enum kb_err e = join_args(&q, argc, argv);
     struct search_query sq = {.text = q.data ? q.data : "", .lang = conv_lang(call),
-                              .limit = t ? CARDS : 1, .scope = SEARCH_SCOPE_PUBLIC};
+                              .limit = t ? CARDS : 1, .scope = SEARCH_SCOPE_PUBLIC,
+                              .lead = EXCERPT_MAX + 1};
     struct search_result *r = NULL;
-    struct kb_article_row *best = NULL;
     if (!t && h)
         pthread_mutex_lock(&h->lock);
-    if (!e && q.len && idx && st)
+    if (!e && q.len && idx)
         e = search_run(idx, &sq, &r);
-    for (size_t i = 0; !e && r && i < r->nhits; i++) {
-        struct kb_article_row *row = NULL;
-        e = kb_store_get_id(st, r->hits[i].id, &row);
-        if (!e)
-            e = kb_article_render_row(row, KB_ARTICLE_TEXT);
-        if (e == KB_ENOTFOUND) { /* archived since the index was read: skip it */
-            e = KB_OK;
-            continue;
-        }
-        if (!e && t && json_array_append_new(t->articles, chat_card(row)))
-            e = KB_ENOMEM;
-        if (!e && !best)
-            best = row;
-        else
-            kb_article_row_free(row);
-    }
     if (!t && h)
         pthread_mutex_unlock(&h->lock);
+    const struct search_hit *best = !e && r && r->nhits ? &r->hits[0] : NULL;
+    for (size_t i = 0; !e && t && r && i < r->nhits; i++) {
+        const struct search_hit *hit = &r->hits[i];
+        if (json_array_append_new(t->articles, chat_card(hit->slug, hit->title,
+                                                         hit->lead ? hit->lead : "")))
+            e = KB_ENOMEM;
+    }
     if (t)
         t->searched = true;
     if (!e && best) {
         e = kb_buf_printf(&o, "%s — ", best->title);
         if (!e)
-            e = put_excerpt(&o, best->text, EXCERPT_MAX);
+            e = put_excerpt(&o, best->lead ? best->lead : "", EXCERPT_MAX);
         if (!e)
             e = kb_buf_printf(&o, " (/a/%s)", best->slug);
     }
@@ -249,7 +247,6 @@ static enum kb_err m_search(void *ctx, struct bot_call *call, size_t argc,
         e = bot_call_set(call, "kb_slug", best ? best->slug : "");
     if (!e)
         *out = kb_buf_detach(&o);
-    kb_article_row_free(best);
     search_result_free(r);
     kb_buf_release(&q);
     kb_buf_release(&o);

@@ -365,6 +365,40 @@ static void snippets_are_escaped_and_marked(void **state)
     search_result_free(r);
 }
 
+/* search_query.lead (the chat's answers): the same hits in the same order, each with the start
+ * of its plain text (not escaped: the caller escapes what it prints), cut on a character
+ * boundary; no snippet, no facets. */
+static void leads_instead_of_snippets(void **state)
+{
+    (void)state;
+    struct search_result *full = run("révision véhicule", "fr", SEARCH_SCOPE_PUBLIC, NULL);
+    struct search_query q = {.text = "révision véhicule", .lang = "fr", .lead = 200};
+    struct search_result *r = run_query(&q);
+    assert_true(full->nfacets > 0);
+    assert_int_equal(r->nfacets, 0);
+    assert_int_equal(r->nhits, full->nhits);
+    for (size_t i = 0; i < r->nhits; i++) {
+        assert_string_equal(r->hits[i].slug, full->hits[i].slug);
+        assert_null(r->hits[i].snippet);
+        assert_non_null(r->hits[i].lead);
+        assert_null(full->hits[i].lead);
+    }
+    assert_string_equal(r->hits[0].slug, "rendez-vous-revision");
+    assert_string_equal(r->hits[0].lead,
+                        "La révision du véhicule se fait tous les 15 000 km. Prenez rendez-vous "
+                        "à l'atelier ou en ligne. <script>alert(1)</script> n'est pas exécuté.");
+    search_result_free(r);
+    search_result_free(full);
+    q.lead = 5; /* "La r" and the first byte of "é" */
+    r = run_query(&q);
+    assert_string_equal(r->hits[0].lead, "La r");
+    search_result_free(r);
+    q.lead = 6;
+    r = run_query(&q);
+    assert_string_equal(r->hits[0].lead, "La ré");
+    search_result_free(r);
+}
+
 /* The snippet of the hit slug in r, or NULL. */
 static const char *snippet_of(const struct search_result *r, const char *slug)
 {
@@ -1423,6 +1457,7 @@ int main(void)
         cmocka_unit_test(audience_and_status),    cmocka_unit_test(categories_and_facets),
         cmocka_unit_test(spelling_correction),    cmocka_unit_test(snippets_are_escaped_and_marked),
         cmocka_unit_test(snippets_of_documents_seen_before),
+        cmocka_unit_test(leads_instead_of_snippets),
         cmocka_unit_test(other_languages_stem),   cmocka_unit_test(hostile_queries),
         cmocka_unit_test(writer_changes_are_seen), cmocka_unit_test(suggest_and_related),
         cmocka_unit_test(clear_and_uncommitted), cmocka_unit_test(reader_memory_follows_changes),
