@@ -1243,11 +1243,16 @@ fail:
     conv_done(c);
 }
 
+/* v (a user variable's value), or NULL when unset. */
+static const char *set_var(const char *v)
+{
+    return v && *v && strcmp(v, "undefined") != 0 ? v : NULL;
+}
+
 /* A user variable of an exported state, NULL when unset. */
 static const char *state_var(json_t *state, const char *name)
 {
-    const char *v = json_string_value(json_object_get(json_object_get(state, "vars"), name));
-    return v && *v && strcmp(v, "undefined") != 0 ? v : NULL;
+    return set_var(json_string_value(json_object_get(json_object_get(state, "vars"), name)));
 }
 
 static void process_message(struct chat_worker *wk, struct chat_conv *c, struct chat_job *j)
@@ -1255,7 +1260,7 @@ static void process_message(struct chat_worker *wk, struct chat_conv *c, struct 
     struct chat_brains *brains = NULL;
     struct chat_turn t = {0};
     char *reply = NULL, *state = NULL;
-    json_t *st_json = NULL;
+    char *vars[3] = {NULL, NULL, NULL}; /* consent, outcome, lang as the reply left them */
     struct write *w = NULL;
     const char *code = "server_error", *why = "the message could not be processed";
     char id[KB_CHAT_ID_MAX + 1]; /* for an error frame: j->id moves into the write */
@@ -1291,8 +1296,14 @@ static void process_message(struct chat_worker *wk, struct chat_conv *c, struct 
         why = "the chatbot has no rules for this language";
     if (err)
         goto fail;
-    st_json = json_loads(state, 0, NULL);
-    chat_conv_consent(c, state_var(st_json, "consent"), t.now);
+    /* Three variables of the state the reply left, asked of the brain: the exported state
+     * (3-5 KB of JSON with the bot's history) was parsed again at every message for them.
+     * Nothing else changes this user meanwhile: the conversation is busy until its write. */
+    struct bot_brain *brain = chat_brains_find(brains, c->lang);
+    static const char *const names[3] = {"consent", "outcome", "lang"};
+    for (int i = 0; i < 3; i++)
+        vars[i] = brain ? bot_uservar_get(brain, c->user, names[i]) : NULL;
+    chat_conv_consent(c, set_var(vars[0]), t.now);
 
     w = calloc(1, sizeof *w);
     if (!w)
@@ -1327,7 +1338,7 @@ static void process_message(struct chat_worker *wk, struct chat_conv *c, struct 
     }
     w->last_seq = s;
     w->last_bot_text = strdup(reply);
-    const char *outcome = state_var(st_json, "outcome");
+    const char *outcome = set_var(vars[1]);
     w->outcome = w->kase ? "case"
                  : outcome && strcmp(outcome, "article") == 0 ? "article"
                  : outcome && strcmp(outcome, "rule") == 0    ? "rule"
@@ -1335,7 +1346,7 @@ static void process_message(struct chat_worker *wk, struct chat_conv *c, struct 
     if (c->outcome && strcmp(c->outcome, "case") == 0)
         w->outcome = NULL; /* a case is the strongest outcome: it stays */
     /* set_lang moved the conversation to a language with rules: its rules from now on. */
-    const char *lang = state_var(st_json, "lang");
+    const char *lang = set_var(vars[2]);
     if (lang && strcmp(lang, c->lang) != 0 && chat_brains_find(brains, lang))
         snprintf(w->lang, sizeof w->lang, "%s", lang);
     if (!w->last_bot_text)
@@ -1372,7 +1383,8 @@ static void process_message(struct chat_worker *wk, struct chat_conv *c, struct 
     if (!ok)
         goto fail;
     free(reply);
-    json_decref(st_json);
+    for (int i = 0; i < 3; i++)
+        free(vars[i]);
     json_decref(t.articles);
     json_decref(t.quick);
     chat_brains_release(brains);
@@ -1385,7 +1397,8 @@ fail:
         c->state_gen = 0; /* the brain moved on without a commit */
     free(reply);
     free(state);
-    json_decref(st_json);
+    for (int i = 0; i < 3; i++)
+        free(vars[i]);
     json_decref(t.articles);
     json_decref(t.quick);
     chat_case_free(t.opened);
