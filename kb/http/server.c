@@ -9,18 +9,9 @@
  * (struct kb_worker, in thread-local storage, closed by the key destructor). Start-up first
  * replays the index queue, which repairs a crash between a SQLite and a Xapian commit.
  *
- * Fresh readers: a worker's reader must follow the index (kb import, the editor, a rebuild),
- * and a reader that moves to a new revision loads its in-memory data again (the vocabulary
- * of every scope, categories, field terms: 45-55 ms at 50,000 articles). Workers used to do
- * that on the request path, once a second each while an import committed: about one page
- * view in a hundred waited for it, the 99th percentile beside an import. The refresher
- * thread does it instead. Every REFRESH_MS it refreshes a reader of its own (the probe:
- * search_index_refresh); when that moved, it opens a new reader for each worker (the probe
- * keeps the new revision's vocabulary alive, which the workers' readers share, so each costs
- * the rest only) and leaves it in the worker's slot; the worker takes it at its next request
- * (a pointer swap under the slots' mutex) and leaves its old reader for the refresher to
- * free. A worker's reader is thus at most REFRESH_MS and one open behind the index (a search
- * that meets a revision discarded meanwhile still reopens and retries: search/query.cc). */
+ * Fresh readers: a worker's reader follows the index (kb import, the editor, a rebuild)
+ * without reopening on the request path: a refresher thread opens the new readers and each
+ * worker takes its own at its next request (search/fresh.h, REFRESH_MS). */
 #include "kb/http/server.h"
 
 #include <arpa/inet.h>
@@ -52,6 +43,7 @@
 #include "kb/http/theme.h"
 #include "kb/http/usage.h"
 #include "kb/base/text.h"
+#include "search/fresh.h"
 
 #define SERVER_MEMORY_LIMIT (32 * 1024) /* per connection: request line + headers */
 #define SERVER_CONNECTIONS 1000
@@ -86,38 +78,21 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A worker and what the refresher hands it (see the file's comment). */
+static struct search_fresh *readers; /* the workers' readers, kept fresh (search/fresh.h) */
+
+/* A worker: its handle for handlers and its reader's slot. */
 struct worker_slot {
     struct kb_worker w; /* first: handlers see &slot->w */
-    struct search_index *fresh; /* a newer reader for the worker to take, or NULL */
-    struct search_index *stale; /* the reader it gave up, for the refresher to free */
-    struct worker_slot *next;   /* in slots.list */
+    struct search_fresh_slot *reader;
 };
-
-static struct {
-    pthread_mutex_t mu; /* the list and every slot's fresh and stale */
-    pthread_cond_t cv;
-    struct worker_slot *list;
-    pthread_t thread;
-    bool started, stopping;
-} slots = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, false, false};
 
 static void worker_free(void *p)
 {
     struct worker_slot *s = p;
     if (!s)
         return;
-    pthread_mutex_lock(&slots.mu);
-    for (struct worker_slot **pp = &slots.list; *pp; pp = &(*pp)->next)
-        if (*pp == s) {
-            *pp = s->next;
-            break;
-        }
-    pthread_mutex_unlock(&slots.mu);
     kb_store_free(s->w.st);
-    search_index_free(s->w.idx);
-    search_index_free(s->fresh);
-    search_index_free(s->stale);
+    search_fresh_slot_free(s->reader); /* w.idx was the slot's */
     free(s);
 }
 
@@ -130,106 +105,25 @@ static struct kb_worker *worker_get(void)
     s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
+    if (!(s->reader = search_fresh_slot_new(readers))) {
+        free(s);
+        return NULL;
+    }
     if (kb_store_open(server_cfg->db_path, false, &s->w.st) != KB_OK) {
+        search_fresh_slot_free(s->reader);
         free(s);
         return NULL;
     }
     pthread_setspecific(worker_key, s);
-    pthread_mutex_lock(&slots.mu);
-    s->next = slots.list;
-    slots.list = s;
-    pthread_mutex_unlock(&slots.mu);
     return &s->w;
 }
 
 struct search_index *kb_worker_index(struct kb_worker *w, const char *db_path)
 {
+    (void)db_path; /* the refresher's */
     struct worker_slot *s = (struct worker_slot *)w;
-    pthread_mutex_lock(&slots.mu); /* uncontended but for the refresher's moments */
-    if (s->fresh && !s->stale) {
-        s->stale = w->idx;
-        w->idx = s->fresh;
-        s->fresh = NULL;
-    }
-    pthread_mutex_unlock(&slots.mu);
-    if (!w->idx) {
-        char *dir = kb_indexer_dir_for(db_path);
-        if (!dir)
-            return NULL;
-        enum kb_err err = search_index_open(dir, false, &w->idx);
-        free(dir);
-        if (err) {
-            w->idx = NULL;
-            return NULL;
-        }
-    }
+    w->idx = search_fresh_reader(s->reader);
     return w->idx;
-}
-
-/* The refresher thread (see the file's comment). */
-static void *refresh_main(void *arg)
-{
-    (void)arg;
-    pthread_setname_np(pthread_self(), "kb-index-fresh");
-    char *dir = kb_indexer_dir_for(server_cfg->db_path);
-    struct search_index *probe = NULL;
-    pthread_mutex_lock(&slots.mu);
-    while (dir && !slots.stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += REFRESH_MS * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
-        while (!slots.stopping && pthread_cond_timedwait(&slots.cv, &slots.mu, &until) == 0)
-            ;
-        if (slots.stopping)
-            break;
-        /* The readers workers gave up. */
-        struct search_index *old[64];
-        size_t nold = 0, nworkers = 0;
-        for (struct worker_slot *s = slots.list; s; s = s->next) {
-            nworkers++;
-            if (s->stale && nold < sizeof old / sizeof *old) {
-                old[nold++] = s->stale;
-                s->stale = NULL;
-            }
-        }
-        pthread_mutex_unlock(&slots.mu);
-        for (size_t i = 0; i < nold; i++)
-            search_index_free(old[i]);
-        bool changed = false;
-        if (!probe) {
-            if (search_index_open(dir, false, &probe) != KB_OK)
-                probe = NULL;
-        } else if (search_index_refresh(probe, &changed) != KB_OK) {
-            changed = false;
-        }
-        /* A new reader for each worker, opened outside the lock, then handed over to the
-         * slots still listed (a worker's thread may have ended meanwhile). */
-        while (changed && nworkers--) {
-            struct search_index *fresh = NULL;
-            if (search_index_open(dir, false, &fresh) != KB_OK)
-                break;
-            pthread_mutex_lock(&slots.mu);
-            struct worker_slot *s = slots.list;
-            for (size_t k = 0; s && k < nworkers; k++)
-                s = s->next;
-            struct search_index *unused = NULL;
-            if (s) {
-                unused = s->fresh; /* one it did not take yet: this one is newer */
-                s->fresh = fresh;
-            } else {
-                unused = fresh;
-            }
-            pthread_mutex_unlock(&slots.mu);
-            search_index_free(unused);
-        }
-        pthread_mutex_lock(&slots.mu);
-    }
-    pthread_mutex_unlock(&slots.mu);
-    search_index_free(probe);
-    free(dir);
-    return NULL;
 }
 
 /* ---- request helpers ----------------------------------------------------------------- */
@@ -854,10 +748,12 @@ enum kb_err kb_http_start(const struct kb_http_config *cfg, int *port_out)
     if (pthread_key_create(&worker_key, worker_free) != 0)
         goto out;
     key_made = 1;
-    slots.stopping = false;
-    if (pthread_create(&slots.thread, NULL, refresh_main, NULL) != 0)
+    char *index_dir = kb_indexer_dir_for(cfg->db_path);
+    err = index_dir ? search_fresh_start(index_dir, REFRESH_MS, &readers) : KB_ENOMEM;
+    free(index_dir);
+    if (err)
         goto out;
-    slots.started = true;
+    err = KB_EIO;
     if (kb_usage_start(cfg->writer, cfg->search_log_days) != KB_OK ||
         kb_rate_addrs_new(&limits.addrs) != KB_OK)
         goto out;
@@ -903,14 +799,8 @@ void kb_http_stop(void)
     if (daemon_)
         MHD_stop_daemon(daemon_);
     daemon_ = NULL;
-    if (slots.started) {
-        pthread_mutex_lock(&slots.mu);
-        slots.stopping = true;
-        pthread_cond_signal(&slots.cv);
-        pthread_mutex_unlock(&slots.mu);
-        pthread_join(slots.thread, NULL);
-        slots.started = false;
-    }
+    search_fresh_stop(readers); /* after the pool threads freed their slots */
+    readers = NULL;
     if (log_started)
         kb_usage_stop();
     kb_rate_addrs_free(limits.addrs);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -17,6 +18,7 @@
 #include "tests/testfs.h"
 
 #include "search/internal.h"
+#include "search/fresh.h"
 #include "search/search.h"
 
 static char dir[128];
@@ -505,6 +507,44 @@ static void writer_changes_are_seen(void **state)
     assert_false(has(r, "essai"));
     search_result_free(r);
     search_index_free(rd);
+    /* Put it back for the other tests. */
+    assert_int_equal(search_index_open(dir, true, &w), KB_OK);
+    put_all(w);
+    assert_int_equal(search_index_commit(w), KB_OK);
+    search_index_free(w);
+}
+
+/* search/fresh.h: a slot's reader follows the index without the slot's owner reopening it:
+ * the refresher leaves a new reader in the slot, taken at the next search_fresh_reader. */
+static void fresh_readers_follow_the_index(void **state)
+{
+    (void)state;
+    struct search_fresh *f = NULL;
+    assert_int_equal(search_fresh_start(dir, 5, &f), KB_OK);
+    struct search_fresh_slot *a = search_fresh_slot_new(f), *b = search_fresh_slot_new(f);
+    assert_non_null(a);
+    assert_non_null(b);
+    struct search_index *ra = search_fresh_reader(a);
+    assert_non_null(ra);
+    assert_int_equal(search_index_count(ra), 8);
+    assert_ptr_equal(search_fresh_reader(a), ra); /* nothing changed: the same reader */
+    struct search_index *w = NULL;
+    assert_int_equal(search_index_open(dir, true, &w), KB_OK);
+    assert_int_equal(search_index_delete(w, 8), KB_OK);
+    assert_int_equal(search_index_commit(w), KB_OK);
+    search_index_free(w);
+    /* Within a few refreshes, both slots see 7 documents (b never opened one before). */
+    size_t na = 8;
+    for (int i = 0; i < 400 && na != 7; i++) {
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+        na = search_index_count(search_fresh_reader(a));
+    }
+    assert_int_equal(na, 7);
+    assert_int_equal(search_index_count(search_fresh_reader(b)), 7);
+    search_fresh_slot_free(a);
+    search_fresh_slot_free(b);
+    search_fresh_stop(f);
     /* Put it back for the other tests. */
     assert_int_equal(search_index_open(dir, true, &w), KB_OK);
     put_all(w);
@@ -1459,7 +1499,8 @@ int main(void)
         cmocka_unit_test(snippets_of_documents_seen_before),
         cmocka_unit_test(leads_instead_of_snippets),
         cmocka_unit_test(other_languages_stem),   cmocka_unit_test(hostile_queries),
-        cmocka_unit_test(writer_changes_are_seen), cmocka_unit_test(suggest_and_related),
+        cmocka_unit_test(writer_changes_are_seen),
+        cmocka_unit_test(fresh_readers_follow_the_index), cmocka_unit_test(suggest_and_related),
         cmocka_unit_test(clear_and_uncommitted), cmocka_unit_test(reader_memory_follows_changes),
         cmocka_unit_test(merged_shards_answer_the_same), cmocka_unit_test(stop_words_alone),
         cmocka_unit_test(synonym_phrases_keep_their_words),
