@@ -527,21 +527,22 @@ static void fresh_readers_follow_the_index(void **state)
     struct search_index *ra = search_fresh_reader(a);
     assert_non_null(ra);
     assert_int_equal(search_index_count(ra), 8);
-    assert_ptr_equal(search_fresh_reader(a), ra); /* nothing changed: the same reader */
     struct search_index *w = NULL;
     assert_int_equal(search_index_open(dir, true, &w), KB_OK);
     assert_int_equal(search_index_delete(w, 8), KB_OK);
     assert_int_equal(search_index_commit(w), KB_OK);
     search_index_free(w);
-    /* Within a few refreshes, both slots see 7 documents (b never opened one before). */
-    size_t na = 8;
-    for (int i = 0; i < 400 && na != 7; i++) {
+    /* Within a few refreshes, both slots see 7 documents (b never opened one before; the
+     * reader it finds may be one the refresher left before the change, then the next). */
+    size_t na = 8, nb = 8;
+    for (int i = 0; i < 2000 && (na != 7 || nb != 7); i++) { /* 10 s at most: sanitizers */
         struct timespec ts = {0, 5000000};
         nanosleep(&ts, NULL);
         na = search_index_count(search_fresh_reader(a));
+        nb = search_index_count(search_fresh_reader(b));
     }
     assert_int_equal(na, 7);
-    assert_int_equal(search_index_count(search_fresh_reader(b)), 7);
+    assert_int_equal(nb, 7);
     search_fresh_slot_free(a);
     search_fresh_slot_free(b);
     search_fresh_stop(f);
