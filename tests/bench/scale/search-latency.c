@@ -2,7 +2,11 @@
  * runs every query of a file (one per line) through search_run (French, public scope, top
  * 10, snippets and facets included) after a warm-up, and prints percentiles, and the CPU
  * time of a query (this thread's: the figure other processes on the machine disturb least).
- * usage: search-latency DB QUERIES */
+ * usage: search-latency DB QUERIES
+ * env: KB_BENCH_PREFIX=1 searches as the agents' console does as they type (prefix_last, the
+ *      internal scope, every language; each line a prefix of what is typed); KB_BENCH_LEAD=1
+ *      as the chat does (search_query.lead: no snippets, no facet counts) */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,12 +63,16 @@ int main(int argc, char **argv)
     }
     fclose(f);
     double *lat = malloc(n * sizeof *lat);
+    const char *pfx = getenv("KB_BENCH_PREFIX");
+    bool console = pfx && strcmp(pfx, "1") == 0;
     size_t hits = 0;
     for (int pass = 0; pass < 2; pass++) { /* pass 0 warms the page cache */
         size_t runs = pass ? n : (n < 2000 ? n : 2000);
         double t0 = now_ms(), c0 = cpu_ms();
         for (size_t i = 0; i < runs; i++) {
-            struct search_query q = {.text = queries[i], .lang = "fr", .limit = 10};
+            struct search_query q = {.text = queries[i], .lang = console ? NULL : "fr", .limit = 10,
+                                     .prefix_last = console, .lead = getenv("KB_BENCH_LEAD") ? 200 : 0,
+                                     .scope = console ? SEARCH_SCOPE_INTERNAL : SEARCH_SCOPE_PUBLIC};
             struct search_result *r = NULL;
             double s = now_ms();
             if (search_run(idx, &q, &r) != KB_OK)
