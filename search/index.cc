@@ -32,6 +32,12 @@ enum kb_err search_fail(const char *what)
         kb_log(KB_LOG_ERROR, "search: %s: index locked by another writer: %s", what,
                e.get_msg().c_str());
         return KB_EBUSY;
+    } catch (const Xapian::DatabaseModifiedError &e) {
+        /* A writer (kb import) moved the index past the revision this reader holds: expected
+         * beside an import, and the searches reopen and try again (query.cc, retried). */
+        kb_log(KB_LOG_INFO, "search: %s: the index moved on while it was read (reopened): %s",
+               what, e.get_msg().c_str());
+        return KB_EINDEX;
     } catch (const Xapian::Error &e) {
         kb_log(KB_LOG_ERROR, "search: %s: %s: %s", what, e.get_type(), e.get_msg().c_str());
         return KB_EINDEX;
