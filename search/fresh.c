@@ -42,19 +42,7 @@ static void *fresh_main(void *arg)
             ;
         if (f->stopping)
             break;
-        /* The readers the owners gave up. */
-        struct search_index *old[64];
-        size_t nold = 0, nslots = 0;
-        for (struct search_fresh_slot *s = f->list; s; s = s->next) {
-            nslots++;
-            if (s->stale && nold < sizeof old / sizeof *old) {
-                old[nold++] = s->stale;
-                s->stale = NULL;
-            }
-        }
         pthread_mutex_unlock(&f->mu);
-        for (size_t i = 0; i < nold; i++)
-            search_index_free(old[i]);
         bool changed = false;
         if (!probe) {
             /* The first: the slots may have opened theirs before a change it cannot tell
@@ -65,15 +53,39 @@ static void *fresh_main(void *arg)
         } else if (search_index_refresh(probe, &changed) != KB_OK) {
             changed = false;
         }
-        /* A new reader for each slot, opened outside the lock, then handed over to the slots
-         * still listed (one may have been freed meanwhile). */
-        while (changed && nslots--) {
+        /* The readers the owners gave up, and the slots of this round, listed after the
+         * refresh: a slot added later opens its own reader, at the probe's revision or a
+         * newer one; a slot freed meanwhile is skipped below (by identity). */
+        pthread_mutex_lock(&f->mu);
+        struct search_index *old[64];
+        size_t nold = 0, nslots = 0;
+        for (struct search_fresh_slot *s = f->list; s; s = s->next) {
+            nslots++;
+            if (s->stale && nold < sizeof old / sizeof *old) {
+                old[nold++] = s->stale;
+                s->stale = NULL;
+            }
+        }
+        struct search_fresh_slot **round = changed && nslots ? calloc(nslots, sizeof *round) : NULL;
+        size_t k = 0;
+        for (struct search_fresh_slot *s = f->list; s && round; s = s->next)
+            round[k++] = s;
+        pthread_mutex_unlock(&f->mu);
+        for (size_t i = 0; i < nold; i++)
+            search_index_free(old[i]);
+        /* A new reader for each slot of the round, opened outside the lock, then handed over
+         * if the slot is still listed. Out of memory for the round list: the next change. */
+        for (size_t i = 0; changed && round && i < k; i++) {
             struct search_index *fresh = NULL;
-            if (search_index_open(f->dir, false, &fresh) != KB_OK)
+            if (search_index_open(f->dir, false, &fresh) != KB_OK) {
+                /* The probe again next round, which hands every slot a reader then. */
+                search_index_free(probe);
+                probe = NULL;
                 break;
+            }
             pthread_mutex_lock(&f->mu);
             struct search_fresh_slot *s = f->list;
-            for (size_t k = 0; s && k < nslots; k++)
+            while (s && s != round[i])
                 s = s->next;
             struct search_index *unused = NULL;
             if (s) {
@@ -85,6 +97,7 @@ static void *fresh_main(void *arg)
             pthread_mutex_unlock(&f->mu);
             search_index_free(unused);
         }
+        free(round);
         pthread_mutex_lock(&f->mu);
     }
     pthread_mutex_unlock(&f->mu);
