@@ -1060,10 +1060,9 @@ static char *slugs_of(struct search_index *rd, const char *text, size_t offset, 
     assert_int_equal(search_run(rd, &q, &r), KB_OK);
     char *out = calloc(1, 4096);
     assert_non_null(out);
-    for (size_t i = 0; i < r->nhits; i++) {
-        strcat(out, i ? " " : "");
-        strcat(out, r->hits[i].slug);
-    }
+    size_t len = 0;
+    for (size_t i = 0; i < r->nhits && len < 4096; i++)
+        len += (size_t)snprintf(out + len, 4096 - len, "%s%s", i ? " " : "", r->hits[i].slug);
     search_result_free(r);
     return out;
 }

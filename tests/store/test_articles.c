@@ -24,7 +24,7 @@ static char db[128];
 static int setup(void **state)
 {
     (void)state;
-    strcpy(dir, "/tmp/kb-test-articles-XXXXXX");
+    snprintf(dir, sizeof dir, "%s", "/tmp/kb-test-articles-XXXXXX");
     assert_non_null(mkdtemp(dir));
     snprintf(db, sizeof db, "%s/kb.db", dir);
     return 0;
