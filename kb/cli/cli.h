@@ -21,8 +21,9 @@ int kb_cli_int(const char *s, long lo, long hi, long *out);
  * priority by `nice` (0-19) before any thread starts, so that the server's requests are
  * served first and the work takes the CPU they leave: beside kb serve on two busy cores, an
  * import at the same priority took as much CPU as the server and page views queued behind
- * it. The default comes from KB_NICE (else 10); --nice N on the command. 0 on success, -1
- * for a value out of range (message on stderr). */
+ * it. The default comes from KB_NICE (else 10); --nice N on the command; "idle" asks for
+ * SCHED_IDLE (util.c says when). 0 on success, -1 for a value out of range (message on
+ * stderr). */
 int kb_cli_nice(const char *value);
 /* Open the database (message on stderr on failure); 0 or 1. *st freed by the caller. */
 int kb_cli_open_store(struct kb_ctx *ctx, bool readonly, struct kb_store **st);

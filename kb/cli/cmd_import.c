@@ -58,7 +58,7 @@ int kb_cli_import(struct kb_ctx *ctx, int argc, char **argv, bool check_only)
             printf("usage: kb [--db PATH] %s [--lang L] [--nice N] DIR\n"
                    "  --lang L   language of files whose front matter and path give none "
                    "(env KB_LANG, default fr)\n"
-                   "  --nice N   CPU priority lowered by N, 0-19 (env KB_NICE, default 10): "
+                   "  --nice N   CPU priority lowered by N, 0-19, or idle (env KB_NICE, default 10): "
                    "a running\n"
                    "             kb serve is served first\n",
                    check_only ? "check" : "import");

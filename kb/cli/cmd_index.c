@@ -26,7 +26,7 @@ int kb_cli_index(struct kb_ctx *ctx, int argc, char **argv)
             puts("usage: kb [--db PATH] index [--rebuild] [--nice N]\n"
                  "  apply pending changes to the search index; --rebuild rebuilds it from the "
                  "database\n"
-                 "  --nice N   CPU priority lowered by N, 0-19 (env KB_NICE, default 10): a "
+                 "  --nice N   CPU priority lowered by N, 0-19, or idle (env KB_NICE, default 10): a "
                  "running\n"
                  "             kb serve is served first");
             return 0;

@@ -237,16 +237,21 @@ test('kb check reports rule errors with file and line, and warns about dead trig
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('kb import and kb index --nice: 0 to 19, anything else is a usage error', () => {
+test('kb import and kb index --nice: 0 to 19 or idle, anything else is a usage error', () => {
   const f = fixture();
   for (const args of [['import', '--nice', '20', f.content], ['import', '--nice', 'x', f.content],
     ['index', '--nice', '-1']]) {
     const r = kb(['--db', f.db, ...args]);
     assert.equal(r.status, 2, args.join(' '));
-    assert.match(r.stderr, /--nice \(or KB_NICE\) is 0 to 19/);
+    assert.match(r.stderr, /--nice \(or KB_NICE\) is 0 to 19 or idle/);
   }
   const env = kb(['--db', f.db, 'import', f.content], { env: { ...process.env, KB_NICE: '99' } });
   assert.equal(env.status, 2);
   assert.equal(kb(['--db', f.db, 'import', '--nice', '0', f.content]).status, 0);
   assert.equal(kb(['--db', f.db, 'index', '--nice', '19']).status, 0);
+  const idle = kb(['--db', f.db, 'import', '--nice', 'idle', f.content]);
+  assert.equal(idle.status, 0, idle.stderr);
+  assert.doesNotMatch(idle.stderr, /cannot lower/);
+  assert.equal(kb(['--db', f.db, 'index', '--nice', 'idle']).status, 0);
+  assert.equal(kb(['--db', f.db, 'import', f.content], { env: { ...process.env, KB_NICE: 'idle' } }).status, 0);
 });
